@@ -1,0 +1,180 @@
+"""Command line: subcommands -> Config -> library call. Heavy modules (torch) are imported lazily."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import UserError
+
+# Shared dreaming flags -> config keys. Values stay text here; config.set_value type-checks them.
+FLAG_KEYS = {
+    "model": "model.name", "weights": "model.weights", "objective": "objective.spec",
+    "octaves": "dream.octaves", "octave_scale": "dream.octave_scale", "steps": "dream.steps",
+    "step_size": "dream.step_size", "jitter": "dream.jitter",
+    "seed": "run.seed", "width": "run.width", "device": "run.device",
+}
+COMMANDS = ("image", "models", "layers")
+
+
+def add_dream_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("dreaming")
+    g.add_argument("--model", metavar="NAME", help="network (see `dreamvideo models`); default efficientnet_lite0")
+    g.add_argument("--objective", metavar="SPEC", help='what to amplify, e.g. "blocks.10" or "0.5*mixed4 + 1.5*mixed5"')
+    g.add_argument("--octaves", metavar="N")
+    g.add_argument("--octave-scale", metavar="F")
+    g.add_argument("--steps", metavar="N", help="gradient steps per octave")
+    g.add_argument("--step-size", metavar="F", help="step in [0,1] image units after normalization")
+    g.add_argument("--jitter", metavar="PX", help="max random roll per step")
+    g.add_argument("--seed", metavar="N")
+    g.add_argument("--width", metavar="PX", help="resize the input to this width, keeping the aspect ratio")
+    g.add_argument("--weights", metavar="PATH", help="state-dict file for the model")
+    g.add_argument("--device", metavar="cpu|cuda|auto")
+    g.add_argument("--preset", default="default", metavar="NAME", help="settings preset from configs/ (default: default)")
+    g.add_argument("--config", metavar="FILE", help="TOML settings file (same tables as the presets)")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting, e.g. dream.smooth=1")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dreamvideo", description="DeepDream for images and videos.",
+                                epilog="`dreamvideo IN OUT` picks image or video from the input.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text in (("dream", "dream an image or a video, chosen from the input (the default command)"),
+                       ("image", "dream a still image")):
+        s = sub.add_parser(name, help=text, description=text)
+        s.add_argument("input")
+        s.add_argument("output")
+        add_dream_flags(s)
+    sub.add_parser("models", help="list the models and whether their weights are available offline")
+    s = sub.add_parser("layers", help="list a model's dreamable layers with their output shapes")
+    s.add_argument("model")
+    s.add_argument("--size", default="224", metavar="PX or WxH", help="input size for the shapes (default 224)")
+    return p
+
+
+def resolve_config(args):
+    from . import config
+
+    overrides = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items()}
+    return config.load(args.preset, args.config, args.set, overrides)
+
+
+def check_paths(src: str, dst: str, overwrite: bool, extensions: tuple[str, ...], kind: str) -> None:
+    """Refuse bad input/output paths before any work is done."""
+    if not os.path.exists(src):
+        raise UserError(f"input not found: {src}")
+    if not os.path.isfile(src) or not os.access(src, os.R_OK):
+        raise UserError(f"input is not a readable file: {src}")
+    ext = os.path.splitext(dst)[1].lower()
+    if ext not in extensions:
+        raise UserError(f"unknown output extension '{ext or dst}' for {kind}: use one of {', '.join(extensions)}")
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        raise UserError(f"output folder does not exist: {folder}")
+    if os.path.exists(dst):
+        if os.path.samefile(src, dst):
+            raise UserError("output is the input file: choose another output name")
+        if not overwrite:
+            raise UserError(f"output exists: {dst} (add --overwrite to replace it)")
+
+
+def progress_bar(desc: str):
+    from tqdm import tqdm
+
+    bars = []
+
+    def factory(total: int):
+        bars.append(tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True))
+        return bars[-1].update
+
+    return factory, bars
+
+
+def save_settings(dst: str, cfg) -> None:
+    from .config import to_toml
+
+    with open(dst + ".toml", "w", encoding="utf-8") as f:
+        f.write("# dreamvideo settings for " + os.path.basename(dst) + "; rerun with --config this file\n")
+        f.write(to_toml(cfg))
+
+
+def cmd_image(args) -> int:
+    from .images import IMAGE_EXTENSIONS
+
+    check_paths(args.input, args.output, args.overwrite, IMAGE_EXTENSIONS, "an image")
+    cfg = resolve_config(args)
+    from .runner import dream_image
+
+    factory, bars = progress_bar("dreaming")
+    try:
+        dream_image(args.input, args.output, cfg, factory)
+    finally:
+        for b in bars:
+            b.close()
+    save_settings(args.output, cfg)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_dream(args) -> int:
+    from .images import is_image_path
+
+    if is_image_path(args.input):
+        return cmd_image(args)
+    raise UserError(f"{args.input}: video input is not supported yet; give an image (png, jpg, webp, bmp, tif)")
+
+
+def cmd_models(args) -> int:
+    from .models import MODELS, weights_available
+
+    print(f"{'model':20} {'offline':8} description")
+    for name, spec in MODELS.items():
+        print(f"{name:20} {'yes' if weights_available(name) else 'no':8} {spec.description}")
+    return 0
+
+
+def cmd_layers(args) -> int:
+    import torch
+
+    from .models import MODELS, DreamNet
+
+    if args.model not in MODELS:
+        raise UserError(f"unknown model '{args.model}': choose one of {', '.join(MODELS)}")
+    w, _, h = args.size.lower().partition("x")
+    try:
+        w, h = int(w), int(h or w)
+    except ValueError:
+        raise UserError(f"bad --size '{args.size}': give PX or WxH, e.g. 224 or 640x360") from None
+    spec = MODELS[args.model]
+    if min(w, h) < spec.min_size:
+        raise UserError(f"--size {w}x{h} is too small for {args.model}: at least {spec.min_size} px per side")
+    net = DreamNet(spec.build(), spec)  # shapes only: random weights suffice
+    names = {net.resolve(n): n for n in spec.layers}
+    with torch.no_grad():
+        acts = net(torch.zeros(1, 3, h, w), list(names))
+    print(f"{args.model}: dreamable layers for a {w}x{h} input (default objective: {spec.default_objective})")
+    for canonical, name in names.items():
+        shape = "x".join(str(s) for s in acts[canonical].shape[1:])
+        alias = f"  ({canonical})" if canonical != name else ""
+        print(f"  {name:16} {shape}{alias}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS + ("dream",):
+        argv.insert(0, "dream")
+    args = build_parser().parse_args(argv)
+    if not args.command:
+        build_parser().print_help()
+        return 2
+    handler = {"dream": cmd_dream, "image": cmd_image, "models": cmd_models, "layers": cmd_layers}[args.command]
+    try:
+        return handler(args)
+    except UserError as e:
+        print(f"dreamvideo: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dreamvideo: interrupted", file=sys.stderr)
+        return 130

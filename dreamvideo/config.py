@@ -1,0 +1,174 @@
+"""Settings: frozen dataclasses, TOML presets from configs/, --config FILE and --set section.key=value."""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "efficientnet_lite0"
+    weights: str = ""  # a state-dict file; empty: the model's default source
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    spec: str = ""  # e.g. "blocks.10" or "0.5*mixed4 + 1.5*mixed5"; empty: the model's default
+    border: int = 0  # activation cells ignored at each edge (Keras example)
+    guide: str = ""  # guide image: layer terms then match its features
+
+
+@dataclass(frozen=True)
+class DreamConfig:
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 10  # per octave
+    step_size: float = 0.015  # in [0,1] image units, per step, after gradient normalization
+    jitter: int = 32  # max random roll in pixels
+    normalize: str = "mean"  # mean | std  (per-sample gradient normalization)
+    smooth: float = 0.0  # Gaussian sigma (px) applied to the gradient
+    clip: bool = True  # clamp the image to [0,1] after every step
+    max_loss: float = 0.0  # stop ascending a sample once its score passes this (0: never)
+    optimizer: str = "ascent"  # ascent | lbfgs
+    tile: int = 1024  # tile size for large frames (0: never tile)
+    from_noise: bool = False  # start from noise instead of the input
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    device: str = "auto"  # auto | cpu | cuda
+    seed: int = 0
+    width: int = 0  # resize the input to this width first, keeping the aspect ratio (0: as is)
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    dream: DreamConfig = field(default_factory=DreamConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+CHOICES = {
+    "dream.normalize": ("mean", "std"),
+    "dream.optimizer": ("ascent", "lbfgs"),
+    "dream.precision": ("auto", "fp32", "bf16", "fp16"),
+    "run.device": ("auto", "cpu", "cuda"),
+}
+MINIMUM = {"dream.octaves": 1, "dream.octave_scale": 1.0, "dream.steps": 0, "dream.step_size": 0.0,
+           "dream.jitter": 0, "dream.smooth": 0.0, "dream.max_loss": 0.0, "dream.tile": 0,
+           "objective.border": 0, "run.width": 0, "run.seed": 0}
+
+
+def keys(cfg: Config | None = None) -> dict[str, type]:
+    """Every settable key as 'section.field' -> its type."""
+    cfg = cfg or Config()
+    return {f"{s.name}.{f.name}": type(getattr(getattr(cfg, s.name), f.name))
+            for s in fields(cfg) for f in fields(getattr(cfg, s.name))}
+
+
+_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+
+
+def _convert(key: str, value, kind: type):
+    if isinstance(value, str) and kind is not str:
+        text = value.strip().lower()
+        try:
+            if kind is bool:
+                if text not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                    raise ValueError
+                return text in ("true", "1", "yes", "on")
+            return kind(text)
+        except ValueError:
+            raise UserError(f"bad value for {key}: '{value}' is not {_KIND_NAMES[kind]}") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise UserError(f"bad value for {key}: {value!r} is not {_KIND_NAMES[kind]}")
+    return value
+
+
+def set_value(cfg: Config, key: str, value) -> Config:
+    """A copy of cfg with `key` ('section.field') set; the value is type-checked and validated."""
+    kinds = keys(cfg)
+    if key not in kinds:
+        raise UserError(f"unknown setting '{key}': valid keys are {', '.join(kinds)}")
+    value = _convert(key, value, kinds[key])
+    if key in CHOICES and value not in CHOICES[key]:
+        raise UserError(f"bad value for {key}: '{value}'; choose one of {', '.join(CHOICES[key])}")
+    low = MINIMUM.get(key)
+    strict = key in ("dream.octave_scale", "dream.step_size")
+    if low is not None and (value < low or (strict and value == low)):
+        raise UserError(f"bad value for {key}: {value}; it must be {'>' if strict else '>='} {low}")
+    section, name = key.split(".")
+    return replace(cfg, **{section: replace(getattr(cfg, section), **{name: value})})
+
+
+def merge_table(cfg: Config, table: dict, source: str) -> Config:
+    """Apply a parsed TOML table {section: {field: value}}."""
+    for section, values in table.items():
+        if not isinstance(values, dict):
+            raise UserError(f"{source}: '{section}' must be a table such as [{section}]")
+        for name, value in values.items():
+            cfg = set_value(cfg, f"{section}.{name}", value)
+    return cfg
+
+
+def preset_dir() -> Path:
+    return Path(str(resources.files("dreamvideo.configs")))
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in preset_dir().glob("*.toml"))
+
+
+def read_toml(path: Path, what: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise UserError(f"{what} not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
+        raise UserError(f"cannot read {what} {path}: {e}") from None
+
+
+def load(preset: str = "default", config_file: str | None = None, sets: list[str] = (),
+         overrides: dict | None = None) -> Config:
+    """Defaults < preset < --config file < explicit flags (`overrides`) < --set."""
+    if preset not in presets():
+        raise UserError(f"unknown preset '{preset}': choose one of {', '.join(presets())}")
+    cfg = merge_table(Config(), read_toml(preset_dir() / f"{preset}.toml", "preset"), f"preset {preset}")
+    if config_file:
+        cfg = merge_table(cfg, read_toml(Path(config_file), "config file"), config_file)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            cfg = set_value(cfg, key, value)
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set needs key=value, got '{item}' (e.g. --set dream.steps=20)")
+        cfg = set_value(cfg, key.strip(), value)
+    return cfg
+
+
+def to_toml(cfg: Config) -> str:
+    """The resolved settings as TOML text (readable back with --config)."""
+    lines = []
+    for section, values in dataclasses.asdict(cfg).items():
+        lines.append(f"[{section}]")
+        for name, value in values.items():
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, str):
+                text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            else:
+                text = repr(value)
+            lines.append(f"{name} = {text}")
+        lines.append("")
+    return "\n".join(lines)

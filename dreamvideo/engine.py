@@ -1,0 +1,189 @@
+"""The octave dream engine: pure tensors in, tensors out. Images are float32 [B,3,H,W] RGB in [0,1].
+
+Batch samples never interact: scores and gradient normalization are per sample, and randomness comes
+from the generator(s) passed in (one shared by the batch, or one per sample).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+def octave_sizes(h: int, w: int, octaves: int, scale: float, min_size: int = 1) -> list[tuple[int, int]]:
+    """Sizes from coarse to fine, ending at (h, w); octaves whose short side is below min_size are dropped."""
+    sizes = [(round(h / scale**i), round(w / scale**i)) for i in range(max(octaves, 1))]
+    kept = [s for s in sizes if min(s) >= min_size] or sizes[:1]
+    return kept[::-1]
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """[B,C,h,w] -> [B,C,*size], bilinear (antialiased when shrinking)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of [B,C,H,W] with reflect padding."""
+    if sigma <= 0:
+        return x
+    r = max(1, math.ceil(3 * sigma))
+    r = min(r, x.shape[-1] - 1, x.shape[-2] - 1)
+    t = torch.arange(-r, r + 1, device=x.device, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def _per_sample(generator: Generators, b: int) -> list[torch.Generator | None]:
+    if generator is None or isinstance(generator, torch.Generator):
+        return [generator] * b
+    gens = list(generator)
+    if len(gens) != b:
+        raise ValueError(f"{len(gens)} generators for a batch of {b}")
+    return gens
+
+
+def _shifts(gens: list, limit_y: int, limit_x: int) -> list[tuple[int, int]]:
+    """One random (dy, dx) per sample, drawn on the CPU (no device sync); a shared generator gives one shift."""
+    out, memo = [], {}
+    for g in gens:
+        if id(g) not in memo:
+            dy = torch.randint(-limit_y, limit_y + 1, (1,), generator=g).item() if limit_y else 0
+            dx = torch.randint(-limit_x, limit_x + 1, (1,), generator=g).item() if limit_x else 0
+            memo[id(g)] = (dy, dx)
+        out.append(memo[id(g)])
+    return out
+
+
+def _roll(x: torch.Tensor, shifts: list[tuple[int, int]], sign: int = 1) -> torch.Tensor:
+    if len(set(shifts)) == 1:
+        dy, dx = shifts[0]
+        return torch.roll(x, (sign * dy, sign * dx), dims=(2, 3)) if (dy or dx) else x
+    return torch.stack([torch.roll(xi, (sign * dy, sign * dx), dims=(1, 2)) for xi, (dy, dx) in zip(x, shifts)])
+
+
+def split_tiles(x: torch.Tensor, tile: int) -> tuple[torch.Tensor, tuple]:
+    """[B,C,H,W] -> [B*n,C,th,tw] equal tiles no larger than `tile` (edges reflect-padded), and the layout."""
+    b, c, h, w = x.shape
+    if tile <= 0 or (h <= tile and w <= tile):
+        return x, (b, 1, 1, h, w, h, w)
+    ny, nx = math.ceil(h / tile), math.ceil(w / tile)
+    th, tw = math.ceil(h / ny), math.ceil(w / nx)
+    x = F.pad(x, (0, nx * tw - w, 0, ny * th - h), mode="replicate")
+    tiles = x.view(b, c, ny, th, nx, tw).permute(0, 2, 4, 1, 3, 5).reshape(b * ny * nx, c, th, tw)
+    return tiles, (b, ny, nx, th, tw, h, w)
+
+
+def merge_tiles(tiles: torch.Tensor, layout: tuple) -> torch.Tensor:
+    """Inverse of split_tiles."""
+    b, ny, nx, th, tw, h, w = layout
+    if ny == nx == 1 and (th, tw) == (h, w):
+        return tiles
+    c = tiles.shape[1]
+    x = tiles.view(b, ny, nx, c, th, tw).permute(0, 3, 1, 4, 2, 5).reshape(b, c, ny * th, nx * tw)
+    return x[..., :h, :w]
+
+
+def _autocast(x: torch.Tensor, precision: str):
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    if precision == "auto" and x.device.type == "cuda":
+        dtype = torch.bfloat16
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(x.device.type, dtype=dtype)
+
+
+def gradient(net, objective, img: torch.Tensor, cfg, gens: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient of the objective at `img` [B,3,H,W] under a random roll and tiling, and the score [B]."""
+    h, w = img.shape[-2:]
+    tiled = cfg.tile > 0 and max(h, w) > cfg.tile
+    ly, lx = (h // 2, w // 2) if tiled else (min(cfg.jitter, h // 2), min(cfg.jitter, w // 2))
+    shifts = _shifts(gens, ly, lx)
+    tiles, layout = split_tiles(_roll(img, shifts), cfg.tile)
+    tiles = tiles.detach().requires_grad_(True)
+    with _autocast(img, cfg.precision):
+        score = objective(net(tiles, objective.layers), tiles).float()
+    (g,) = torch.autograd.grad(score.sum(), tiles)
+    g = _roll(merge_tiles(g.float(), layout), shifts, sign=-1)
+    return g, score.view(img.shape[0], -1).sum(1)
+
+
+def normalize(g: torch.Tensor, mode: str = "mean") -> torch.Tensor:
+    """Per-sample gradient normalization: divide by mean |g| ('mean') or by its standard deviation ('std')."""
+    flat = g.flatten(1)
+    scale = flat.abs().mean(1) if mode == "mean" else flat.std(1)
+    return g / (scale.view(-1, 1, 1, 1) + 1e-8)
+
+
+def ascend(net, objective, img: torch.Tensor, cfg, gens: list, steps: int, step_size, progress=None) -> torch.Tensor:
+    """`steps` steps of normalized gradient ascent on [B,3,H,W]; `step_size` is a float or a per-sample [B] tensor."""
+    active = torch.ones(img.shape[0], 1, 1, 1, device=img.device)
+    if torch.is_tensor(step_size):
+        step_size = step_size.view(-1, 1, 1, 1).to(img.device)
+    for _ in range(steps):
+        g, score = gradient(net, objective, img, cfg, gens)
+        g = normalize(gaussian_blur(g, cfg.smooth), cfg.normalize)
+        if cfg.max_loss > 0:  # Keras example's early stop, per sample and without a host sync
+            active = active * (score < cfg.max_loss).float().view(-1, 1, 1, 1)
+        img = img + step_size * active * g
+        img = img.clamp(0, 1) if cfg.clip else img
+        if progress:
+            progress(1)
+    return img.detach()
+
+
+def lbfgs(net, objective, img: torch.Tensor, cfg, progress=None) -> torch.Tensor:
+    """L-BFGS on each sample separately (the 2016 Keras VGG16 recipe); no jitter or tiling."""
+    out = []
+    for x in img.split(1):
+        x = x.clone().requires_grad_(True)
+        opt = torch.optim.LBFGS([x], max_iter=max(cfg.steps, 1), line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = -objective(net(x, objective.layers), x).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        out.append(x.detach().clamp(0, 1))
+        if progress:
+            progress(cfg.steps)
+    return torch.cat(out)
+
+
+def dream(net, objective, x: torch.Tensor, cfg, generator: Generators = None,
+          progress: Callable[[int], None] | None = None) -> torch.Tensor:
+    """DeepDream [B,3,H,W] in [0,1] -> [B,3,H,W] in [0,1], coarse-to-fine octaves with lost-detail reinjection.
+
+    `cfg` holds octaves, octave_scale, steps, step_size, jitter, normalize, smooth, clip, max_loss,
+    optimizer, tile, from_noise and precision (see config.DreamConfig). `progress(n)` is told of n steps done.
+    """
+    b, _, h, w = x.shape
+    gens = _per_sample(generator, b)
+    if cfg.from_noise:
+        noise = torch.stack([torch.rand(3, h, w, generator=g) for g in gens])
+        x = (0.5 + 0.1 * (noise - 0.5)).to(x.device)
+    if x.device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    detail = None
+    for size in octave_sizes(h, w, cfg.octaves, cfg.octave_scale, net.min_size):
+        base = resize(x, size)
+        detail = torch.zeros_like(base) if detail is None else resize(detail, size)
+        img = (base + detail).clamp(0, 1)
+        if cfg.optimizer == "lbfgs":
+            img = lbfgs(net, objective, img, cfg, progress)
+        else:
+            img = ascend(net, objective, img, cfg, gens, cfg.steps, cfg.step_size, progress)
+        detail = img - base
+    return img

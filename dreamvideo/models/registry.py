@@ -1,0 +1,129 @@
+"""Named models: how to build them, their preprocessing, dreamable layers and weights."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+SYMMETRIC = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # torchvision's transform_input: inputs scaled to [-1, 1]
+TORCHVISION = "https://download.pytorch.org/models/"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the tool knows about one network."""
+
+    name: str
+    build: Callable[[], nn.Module]  # a module with .stages() -> [(name, callable)] in forward order
+    layers: tuple[str, ...]  # curated dreamable layers, forward order (canonical or alias names)
+    default_objective: str
+    mean: tuple[float, float, float] = IMAGENET[0]  # effective preprocessing: (x - mean) / std, x in [0,1]
+    std: tuple[float, float, float] = IMAGENET[1]
+    aliases: dict[str, str] = field(default_factory=dict)  # friendly name -> stage name
+    min_size: int = 32  # smallest input side the network accepts
+    weights_url: str = ""  # torchvision URL (hash-checked, cached by torch.hub)
+    weights_file: Callable[[], str] | None = None  # a path shipped by an installed package
+    description: str = ""
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    MODELS[spec.name] = spec
+    return spec
+
+
+def _spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise UserError(f"unknown model '{name}': choose one of {', '.join(MODELS)} (see `dreamvideo models`)")
+    return MODELS[name]
+
+
+def _cached_path(url: str) -> str:
+    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(url))
+
+
+def weights_available(name: str) -> bool:
+    """True when the model's default weights can be loaded without internet."""
+    spec = _spec(name)
+    if spec.weights_file is not None:
+        return os.path.exists(spec.weights_file())
+    return bool(spec.weights_url) and os.path.exists(_cached_path(spec.weights_url))
+
+
+def _state_dict(spec: ModelSpec, weights: str | None) -> dict | None:
+    if weights:
+        if not os.path.isfile(weights):
+            raise UserError(f"weights file not found: {weights}")
+        try:
+            return torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as e:  # corrupt or not a state dict
+            raise UserError(f"cannot read weights {weights}: {e}") from None
+    if spec.weights_file is not None:
+        return torch.load(spec.weights_file(), map_location="cpu", weights_only=True)
+    if not spec.weights_url:
+        return None  # a test model with random weights
+    try:
+        return torch.hub.load_state_dict_from_url(spec.weights_url, map_location="cpu", check_hash=True, progress=False)
+    except Exception:
+        raise UserError(
+            f"no weights for '{spec.name}' on this machine and no download possible: fetch {spec.weights_url} "
+            f"into {os.path.dirname(_cached_path(spec.weights_url))}/ or pass --weights PATH"
+        ) from None
+
+
+def load_model(name: str, weights: str | None = None, device: str | torch.device = "cpu") -> "DreamNet":
+    """Build the named network, load its weights strictly, and wrap it as a frozen DreamNet."""
+    spec = _spec(name)
+    model = spec.build()
+    sd = _state_dict(spec, weights)
+    if sd is not None:
+        try:
+            model.load_state_dict(sd, strict=True)
+        except RuntimeError as e:
+            first = str(e).splitlines()[0] if str(e) else "mismatch"
+            raise UserError(f"weights do not fit model '{name}' ({first}); pass weights made for it") from None
+    return DreamNet(model, spec).to(device)
+
+
+class DreamNet(nn.Module):
+    """[B,3,H,W] RGB in [0,1] -> {layer: [B,C,h,w]}, running the network only up to the deepest layer asked for."""
+
+    def __init__(self, model: nn.Module, spec: ModelSpec):
+        super().__init__()
+        self.model = model.eval().requires_grad_(False)
+        self.spec = spec
+        self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
+        self.stages = model.stages()
+        self.order = {name: i for i, (name, _) in enumerate(self.stages)}
+
+    @property
+    def min_size(self) -> int:
+        return self.spec.min_size
+
+    def resolve(self, layer: str) -> str:
+        """Canonical stage name for a layer name or alias; a UserError lists the valid names."""
+        name = self.spec.aliases.get(layer, layer)
+        if name not in self.order:
+            raise UserError(f"unknown layer '{layer}' for model '{self.spec.name}': choose one of "
+                            f"{', '.join(self.spec.layers)} (see `dreamvideo layers {self.spec.name}`)")
+        return name
+
+    def forward(self, x: torch.Tensor, layers) -> dict[str, torch.Tensor]:
+        wanted = {self.resolve(layer) for layer in layers}
+        last = max(self.order[n] for n in wanted)
+        h = (x - self.mean) / self.std
+        out = {}
+        for i, (name, f) in enumerate(self.stages[: last + 1]):
+            h = f(h)
+            if name in wanted:
+                out[name] = h
+        return out

@@ -1,0 +1,68 @@
+"""Library entry points shared by the commands: device and model set-up, and dreaming one image."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from . import engine, images, objectives
+from .config import Config
+from .errors import UserError
+from .models import DreamNet, load_model
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA GPU is visible to PyTorch: use --device cpu or auto")
+    return torch.device(name)
+
+
+@dataclass
+class Dreamer:
+    """A loaded network and objective on a device: everything engine.dream needs besides the images."""
+
+    net: DreamNet
+    objective: objectives.Objective
+    cfg: Config
+    device: torch.device
+
+    def dream(self, x: torch.Tensor, generator=None, progress: Callable[[int], None] | None = None,
+              dream_cfg=None) -> torch.Tensor:
+        """[B,3,H,W] in [0,1] on self.device -> dreamed, same shape."""
+        return engine.dream(self.net, self.objective, x, dream_cfg or self.cfg.dream, generator, progress)
+
+    def steps_for(self, h: int, w: int, dream_cfg=None) -> int:
+        d = dream_cfg or self.cfg.dream
+        return len(engine.octave_sizes(h, w, d.octaves, d.octave_scale, self.net.min_size)) * d.steps
+
+
+def make_dreamer(cfg: Config) -> Dreamer:
+    """Load the model once for the run and build the objective (resolving layer names and the guide image)."""
+    device = resolve_device(cfg.run.device)
+    net = load_model(cfg.model.name, cfg.model.weights or None, device)
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    guide = None
+    if cfg.objective.guide:
+        g = images.to_tensor(images.read_image(cfg.objective.guide), device)
+
+        def guide(layer):
+            with torch.no_grad():
+                return net(g, [layer])[layer][0]
+
+    spec = cfg.objective.spec or net.spec.default_objective
+    objective = objectives.parse(spec, net.resolve, cfg.objective.border, guide)
+    return Dreamer(net, objective, cfg, device)
+
+
+def dream_image(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
+    """Read `src`, dream it with `cfg`, write `dst` (atomically). progress_factory(total) -> callable(n)."""
+    rgb = images.resize_to_width(images.read_image(src), cfg.run.width)
+    dreamer = make_dreamer(cfg)
+    x = images.to_tensor(rgb, dreamer.device)
+    progress = progress_factory(dreamer.steps_for(*rgb.shape[:2])) if progress_factory else None
+    y = dreamer.dream(x, torch.Generator().manual_seed(cfg.run.seed), progress)
+    images.write_image(dst, images.to_uint8(y)[0])

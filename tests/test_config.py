@@ -1,0 +1,72 @@
+import tomllib
+
+import pytest
+
+from dreamvideo import config
+from dreamvideo.errors import UserError
+from dreamvideo.models import MODELS, DreamNet
+from dreamvideo.objectives import parse
+
+
+def test_every_preset_loads_and_its_objective_resolves():
+    assert {"default", "preview", "dreamy", "bad_trip", "keras_inception", "dlwp_inception",
+            "inception_mixed3_5"} <= set(config.presets())
+    for name in config.presets():
+        cfg = config.load(name)
+        spec = MODELS[cfg.model.name]
+        parse(cfg.objective.spec or spec.default_objective, DreamNet(spec.build(), spec).resolve)
+
+
+def test_recipes():
+    k = config.load("keras_inception")
+    assert (k.model.name, k.dream.octaves, k.dream.octave_scale, k.dream.steps, k.dream.max_loss) == \
+        ("inception_v3", 3, 1.4, 20, 15.0)
+    assert "2.5*mixed7" in k.objective.spec
+    b = config.load("bad_trip")
+    assert b.model.name == "vgg16" and b.dream.optimizer == "lbfgs" and b.dream.jitter == 5
+    assert "0.8*dream_l2" in b.objective.spec and "0.1*continuity" in b.objective.spec
+
+
+def test_precedence_and_types(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('[dream]\nsteps = 7\nstep_size = 1\n[run]\nseed = 3\n')
+    cfg = config.load("preview", str(f), ["dream.steps=9", "dream.clip=false"], {"run.seed": "5", "dream.jitter": None})
+    assert cfg.dream.steps == 9 and cfg.dream.step_size == 1.0 and cfg.run.seed == 5
+    assert cfg.dream.clip is False and cfg.dream.octaves == 2  # from the preset
+    assert cfg.dream.jitter == config.DreamConfig().jitter
+
+
+@pytest.mark.parametrize("item,msg", [
+    ("dream.foo=1", "valid keys are model.name"),
+    ("dream.steps=abc", "not an integer"),
+    ("dream.steps=-1", "must be >= 0"),
+    ("dream.octave_scale=1", "must be > 1.0"),
+    ("dream.normalize=max", "choose one of mean, std"),
+    ("dream.clip=maybe", "not true or false"),
+    ("dream.steps", "needs key=value"),
+])
+def test_bad_settings(item, msg):
+    with pytest.raises(UserError, match=msg):
+        config.load("default", sets=[item])
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(UserError, match="unknown preset 'zzz'"):
+        config.load("zzz")
+    with pytest.raises(UserError, match="config file not found"):
+        config.load("default", str(tmp_path / "none.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[dream\n")
+    with pytest.raises(UserError, match="cannot read config file"):
+        config.load("default", str(bad))
+    bad.write_text("steps = 3\n")
+    with pytest.raises(UserError, match="must be a table"):
+        config.load("default", str(bad))
+
+
+def test_saved_settings_read_back_equal(tmp_path):
+    cfg = config.load("keras_inception", sets=['objective.guide=a "b".png', "run.seed=4"])
+    path = tmp_path / "s.toml"
+    path.write_text(config.to_toml(cfg))
+    assert tomllib.loads(path.read_text())["run"]["seed"] == 4
+    assert config.load("default", str(path)) == cfg
