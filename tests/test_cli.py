@@ -98,3 +98,11 @@ def test_error_from_a_real_process_is_one_line_without_traceback(tmp_path):
     r = run_cli("image", str(tmp_path / "none.jpg"), str(tmp_path / "o.png"))
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [f"dreamvideo: error: input not found: {tmp_path / 'none.jpg'}"]
+
+
+def test_guided_dream_and_preset_through_cli(photo_path, tmp_path):
+    out = str(tmp_path / "guided.png")
+    assert main(["image", photo_path, out, "--preset", "preview", "--width", "80",
+                 "--set", f"objective.guide={photo_path}", "--objective", "blocks.6"]) == 0
+    assert read_image(out).shape == (53, 80, 3)
+    assert 'guide = "' in open(out + ".toml").read()
