@@ -14,7 +14,12 @@ FLAG_KEYS = {
     "step_size": "dream.step_size", "jitter": "dream.jitter",
     "seed": "run.seed", "width": "run.width", "device": "run.device",
 }
-COMMANDS = ("image", "models", "layers")
+VIDEO_FLAG_KEYS = {
+    "frames": "video.frames", "lanes": "video.lanes", "flow": "video.flow", "blend": "video.blend",
+    "crf": "video.crf", "codec": "video.codec", "encoder_preset": "video.preset",
+}
+COMMANDS = ("image", "video", "models", "layers")
+PREVIEW = {"run.width": "320", "video.duration": "3", "dream.octaves": "2", "dream.steps": "5"}
 
 
 def add_dream_flags(p: argparse.ArgumentParser) -> None:
@@ -36,16 +41,48 @@ def add_dream_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
 
+def add_video_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("video")
+    g.add_argument("--start", metavar="T", help="start at T (seconds, or mm:ss / hh:mm:ss)")
+    g.add_argument("--frames", metavar="N", help="render N frames")
+    g.add_argument("--duration", metavar="T", help="render T (seconds, or mm:ss)")
+    g.add_argument("--lanes", metavar="N|auto", help="segments dreamed in lockstep as one batch (default 1)")
+    g.add_argument("--flow", metavar="dis|farneback|none", help="optical flow for temporal coherence (default dis)")
+    g.add_argument("--blend", metavar="F", help="weight of the carried dream on later frames (default 1)")
+    g.add_argument("--crf", metavar="N", help="H.264 quality, lower is better (default 18)")
+    g.add_argument("--codec", metavar="NAME", help="ffmpeg video codec, e.g. prores_ks (.mov), ffv1 (.mkv)")
+    g.add_argument("--encoder-preset", metavar="NAME", help="x264 speed preset (default medium)")
+    g.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
+    g.add_argument("--preview", action="store_true", help="first 3 s at width 320 with 2 octaves x 5 steps")
+
+
+def seconds(text: str | None, flag: str) -> str | None:
+    """'12.5', '1:30' or '0:01:30' -> seconds as text (validated)."""
+    if text is None:
+        return None
+    try:
+        value = 0.0
+        for part in text.strip().split(":"):
+            value = value * 60 + float(part)
+    except ValueError:
+        raise UserError(f"bad {flag} '{text}': give seconds (12.5) or mm:ss / hh:mm:ss") from None
+    if value < 0:
+        raise UserError(f"bad {flag} '{text}': it must not be negative")
+    return str(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dreamvideo", description="DeepDream for images and videos.",
                                 epilog="`dreamvideo IN OUT` picks image or video from the input.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, text in (("dream", "dream an image or a video, chosen from the input (the default command)"),
-                       ("image", "dream a still image")):
+                       ("image", "dream a still image"), ("video", "dream a video, keeping its sound and timing")):
         s = sub.add_parser(name, help=text, description=text)
         s.add_argument("input")
         s.add_argument("output")
         add_dream_flags(s)
+        if name != "image":
+            add_video_flags(s)
     sub.add_parser("models", help="list the models and whether their weights are available offline")
     s = sub.add_parser("layers", help="list a model's dreamable layers with their output shapes")
     s.add_argument("model")
@@ -56,7 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_config(args):
     from . import config
 
-    overrides = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items()}
+    overrides = {}
+    if getattr(args, "preview", False):
+        overrides.update(PREVIEW)
+    flags = {key: getattr(args, flag, None) for flag, key in {**FLAG_KEYS, **VIDEO_FLAG_KEYS}.items()}
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    if hasattr(args, "start"):
+        overrides["video.start"] = seconds(args.start, "--start")
+        overrides["video.duration"] = seconds(args.duration, "--duration") or overrides.get("video.duration")
+        if args.frames is not None:
+            overrides.pop("video.duration", None)
+        if args.no_audio:
+            overrides["video.audio"] = "false"
     return config.load(args.preset, args.config, args.set, overrides)
 
 
@@ -79,13 +127,13 @@ def check_paths(src: str, dst: str, overwrite: bool, extensions: tuple[str, ...]
             raise UserError(f"output exists: {dst} (add --overwrite to replace it)")
 
 
-def progress_bar(desc: str):
+def progress_bar(desc: str, unit: str = "step"):
     from tqdm import tqdm
 
     bars = []
 
     def factory(total: int):
-        bars.append(tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True))
+        bars.append(tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True))
         return bars[-1].update
 
     return factory, bars
@@ -117,12 +165,32 @@ def cmd_image(args) -> int:
     return 0
 
 
+def cmd_video(args) -> int:
+    from .video import VIDEO_EXTENSIONS
+
+    out_ext = os.path.splitext(args.output)[1].lower()
+    sequence = "%" in os.path.basename(args.output) and out_ext == ".png"
+    check_paths(args.input, args.output, args.overwrite or sequence, VIDEO_EXTENSIONS + (".png",) * sequence, "a video")
+    if out_ext == ".png" and not sequence:
+        raise UserError("a .png video output must be a numbered pattern such as frames/%05d.png")
+    cfg = resolve_config(args)
+    from .job import dream_video
+
+    factory, bars = progress_bar("dreaming", "frame")
+    try:
+        dream_video(args.input, args.output, cfg, factory)
+    finally:
+        for b in bars:
+            b.close()
+    save_settings(args.output.replace("%", "") if sequence else args.output, cfg)
+    print(f"wrote {args.output}")
+    return 0
+
+
 def cmd_dream(args) -> int:
     from .images import is_image_path
 
-    if is_image_path(args.input):
-        return cmd_image(args)
-    raise UserError(f"{args.input}: video input is not supported yet; give an image (png, jpg, webp, bmp, tif)")
+    return cmd_image(args) if is_image_path(args.input) else cmd_video(args)
 
 
 def cmd_models(args) -> int:
@@ -169,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         build_parser().print_help()
         return 2
-    handler = {"dream": cmd_dream, "image": cmd_image, "models": cmd_models, "layers": cmd_layers}[args.command]
+    handler = {"dream": cmd_dream, "image": cmd_image, "video": cmd_video, "models": cmd_models,
+               "layers": cmd_layers}[args.command]
     try:
         return handler(args)
     except UserError as e:

@@ -38,6 +38,29 @@ class DreamConfig:
     tile: int = 1024  # tile size for large frames (0: never tile)
     from_noise: bool = False  # start from noise instead of the input
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
+    microbatch: int = 0  # images/tiles per network call; 0 (auto): 1 on CPU (bit-exact lanes), all on CUDA
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    start: float = 0.0  # seconds into the input
+    frames: int = 0  # frames to render (0: to the end)
+    duration: float = 0.0  # seconds to render (0: to the end); frames wins
+    flow: str = "dis"  # dis | farneback | none
+    blend: float = 1.0  # weight of the carried dream detail on later frames
+    light_steps: int = 1  # ascent steps on later frames (finest octave only)
+    light_step: float = 0.25  # later frames' step size, relative to dream.step_size
+    reveal_boost: float = 4.0  # step multiplier where nothing reliable was carried
+    light_smooth: float = 1.0  # Gaussian sigma (px) of the gradient on later frames
+    rekey: float = 0.5  # full dream again when fewer pixels than this are still tracked
+    cut_threshold: float = 0.25  # scene-cut score above which a new shot starts (lower: more cuts)
+    lanes: str = "1"  # N or auto: contiguous segments dreamed in lockstep as one batch
+    warmup: int = 12  # frames a lane starts early where it must split a shot; crossfaded
+    chunk: int = 48  # frames per resumable chunk
+    codec: str = ""  # ffmpeg video codec; empty: chosen by the output extension
+    crf: int = 18
+    preset: str = "medium"  # encoder speed preset
+    audio: bool = True  # keep the input's audio streams
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     dream: DreamConfig = field(default_factory=DreamConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 
@@ -60,10 +84,14 @@ CHOICES = {
     "dream.optimizer": ("ascent", "lbfgs"),
     "dream.precision": ("auto", "fp32", "bf16", "fp16"),
     "run.device": ("auto", "cpu", "cuda"),
+    "video.flow": ("dis", "farneback", "none"),
 }
 MINIMUM = {"dream.octaves": 1, "dream.octave_scale": 1.0, "dream.steps": 0, "dream.step_size": 0.0,
-           "dream.jitter": 0, "dream.smooth": 0.0, "dream.max_loss": 0.0, "dream.tile": 0,
-           "objective.border": 0, "run.width": 0, "run.seed": 0}
+           "dream.jitter": 0, "dream.smooth": 0.0, "dream.max_loss": 0.0, "dream.tile": 0, "dream.microbatch": 0,
+           "objective.border": 0, "run.width": 0, "run.seed": 0,
+           "video.start": 0.0, "video.frames": 0, "video.duration": 0.0, "video.blend": 0.0, "video.light_steps": 0,
+           "video.light_step": 0.0, "video.reveal_boost": 0.0, "video.light_smooth": 0.0, "video.rekey": 0.0,
+           "video.cut_threshold": 0.0, "video.warmup": 0, "video.chunk": 1, "video.crf": 0}
 
 
 def keys(cfg: Config | None = None) -> dict[str, type]:
@@ -106,6 +134,8 @@ def set_value(cfg: Config, key: str, value) -> Config:
     strict = key in ("dream.octave_scale", "dream.step_size")
     if low is not None and (value < low or (strict and value == low)):
         raise UserError(f"bad value for {key}: {value}; it must be {'>' if strict else '>='} {low}")
+    if key == "video.lanes" and not (value == "auto" or (value.isdigit() and int(value) >= 1)):
+        raise UserError(f"bad value for video.lanes: '{value}'; give a whole number >= 1 or auto")
     section, name = key.split(".")
     return replace(cfg, **{section: replace(getattr(cfg, section), **{name: value})})
 

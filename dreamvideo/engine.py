@@ -110,26 +110,39 @@ def gradient(net, objective, img: torch.Tensor, cfg, gens: list) -> tuple[torch.
     ly, lx = (h // 2, w // 2) if tiled else (min(cfg.jitter, h // 2), min(cfg.jitter, w // 2))
     shifts = _shifts(gens, ly, lx)
     tiles, layout = split_tiles(_roll(img, shifts), cfg.tile)
-    tiles = tiles.detach().requires_grad_(True)
-    with _autocast(img, cfg.precision):
-        score = objective(net(tiles, objective.layers), tiles).float()
-    (g,) = torch.autograd.grad(score.sum(), tiles)
-    g = _roll(merge_tiles(g.float(), layout), shifts, sign=-1)
-    return g, score.view(img.shape[0], -1).sum(1)
+    grads, scores = [], []
+    for part in tiles.split(microbatch_size(cfg, img)):
+        part = part.detach().requires_grad_(True)
+        with _autocast(img, cfg.precision):
+            score = objective(net(part, objective.layers), part).float()
+        grads.append(torch.autograd.grad(score.sum(), part)[0].float())
+        scores.append(score)
+    g = _roll(merge_tiles(torch.cat(grads), layout), shifts, sign=-1)
+    return g, torch.cat(scores).view(img.shape[0], -1).sum(1)
+
+
+def microbatch_size(cfg, img: torch.Tensor) -> int:
+    """Images/tiles per network call. 'auto' (0): 1 on CPU, where batching gains little and single calls
+    make every sample bit-identical to a run on its own; everything at once on CUDA."""
+    if cfg.microbatch > 0:
+        return cfg.microbatch
+    return 1 if img.device.type == "cpu" else 1 << 30
 
 
 def normalize(g: torch.Tensor, mode: str = "mean") -> torch.Tensor:
     """Per-sample gradient normalization: divide by mean |g| ('mean') or by its standard deviation ('std')."""
-    flat = g.flatten(1)
-    scale = flat.abs().mean(1) if mode == "mean" else flat.std(1)
+    # One reduction per sample: a batched row reduction sums in a shape-dependent order, and DeepDream's
+    # chaos would grow that rounding difference into visibly different frames.
+    scale = torch.stack([gi.abs().mean() if mode == "mean" else gi.std() for gi in g])
     return g / (scale.view(-1, 1, 1, 1) + 1e-8)
 
 
 def ascend(net, objective, img: torch.Tensor, cfg, gens: list, steps: int, step_size, progress=None) -> torch.Tensor:
-    """`steps` steps of normalized gradient ascent on [B,3,H,W]; `step_size` is a float or a per-sample [B] tensor."""
+    """`steps` steps of normalized gradient ascent on [B,3,H,W]; `step_size` is a float, a per-sample [B]
+    tensor or a per-pixel [B,1,H,W] map."""
     active = torch.ones(img.shape[0], 1, 1, 1, device=img.device)
-    if torch.is_tensor(step_size):
-        step_size = step_size.view(-1, 1, 1, 1).to(img.device)
+    if torch.is_tensor(step_size) and step_size.dim() == 1:
+        step_size = step_size.view(-1, 1, 1, 1)
     for _ in range(steps):
         g, score = gradient(net, objective, img, cfg, gens)
         g = normalize(gaussian_blur(g, cfg.smooth), cfg.normalize)

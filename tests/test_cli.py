@@ -64,7 +64,7 @@ def test_layers_and_models_commands(capsys):
     ("layer", "unknown layer 'blocks.99'"),
     ("setting", "unknown setting"),
     ("no_weights", "--weights PATH"),
-    ("video", "not supported yet"),
+    ("video", "is not a video"),
 ])
 def test_user_errors_are_one_line_exit_2_nothing_written(case, msg, photo_path, tmp_path, monkeypatch, capsys):
     out = str(tmp_path / "out.png")

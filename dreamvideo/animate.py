@@ -1,0 +1,119 @@
+"""The feedback loops. Video: each lane carries its dream from frame to frame along the optical flow.
+
+Keyframes (a lane's first frame, the first after a cut, or when under `rekey` of the pixels are still
+tracked) get the full octave dream. Later frames carry the keyframe's detail by composing the flows
+back to the keyframe and resampling that detail once (re-warping every frame would blur it away), plus
+what later steps added, warped from the previous frame, all under the validity masks; then a light
+ascent on the finest octave, faster where nothing reliable was carried, with a smoothed gradient.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from . import engine, flow
+from .images import to_tensor
+
+
+@dataclass
+class Carry:
+    """A lane's state after a frame; tensors are [1,C,H,W] on the device."""
+
+    key_detail: torch.Tensor  # [1,3,H,W] keyframe dream minus keyframe input
+    to_key: torch.Tensor  # [1,2,H,W] backward flow from the current frame to the keyframe
+    tracked: torch.Tensor  # [1,1,H,W] 1 where to_key is still reliable
+    extra: torch.Tensor  # [1,3,H,W] detail added after the keyframe
+
+    def to(self, device) -> "Carry":
+        return Carry(*(t.to(device) for t in (self.key_detail, self.to_key, self.tracked, self.extra)))
+
+
+@dataclass
+class FrameIn:
+    """One lane's input for one tick: the frame and, unless it starts a shot, its flow to the previous one."""
+
+    index: int  # frame number in the input video (seeds the randomness)
+    frame: np.ndarray  # uint8 [H,W,3]
+    backward: np.ndarray | None = None  # [2,H,W] flow to the previous frame
+    forward: np.ndarray | None = None  # [2,H,W] flow from the previous frame
+    cut: bool = False  # first frame of a shot
+
+
+def frame_generator(seed: int, index: int) -> torch.Generator:
+    """Randomness from the frame's number, never from how many frames came before (lanes, resume)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + index)
+
+
+class VideoDreamer:
+    """Dreams one frame for each of several lanes per call, carrying each lane's state."""
+
+    def __init__(self, dreamer, video_cfg):
+        self.dreamer, self.v = dreamer, video_cfg
+        d = dreamer.cfg.dream
+        self.light_cfg = replace(d, smooth=video_cfg.light_smooth)
+        self.light_size = d.step_size * video_cfg.light_step
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a)[None].to(self.dreamer.device)
+
+    def _carry_along(self, carry: Carry, item: FrameIn) -> tuple[Carry, torch.Tensor]:
+        """Move a lane's carry to the new frame; returns it and the previous frame's validity [1,1,H,W]."""
+        back = self._tensor(item.backward)
+        valid = flow.consistent(back, self._tensor(item.forward))
+        to_key = flow.compose(carry.to_key, back)
+        tracked = (flow.warp(carry.tracked, back) > 0.5).float() * valid
+        return Carry(carry.key_detail, to_key, tracked, flow.warp(carry.extra, back) * valid), valid
+
+    def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
+        """Dream one frame per lane. Returns uint8 [H,W,3] frames and the new carries."""
+        seed = self.dreamer.cfg.run.seed
+        moved: list[Carry | None] = []
+        for item, carry in zip(items, carries):
+            c = None
+            if carry is not None and not item.cut and item.backward is not None and self.v.flow != "none":
+                c, _ = self._carry_along(carry, item)
+                if float(c.tracked.mean()) < self.v.rekey:
+                    c = None
+            elif carry is not None and not item.cut and self.v.flow == "none":
+                c = carry  # no motion compensation: carry in place
+            moved.append(c)
+        out: list = [None] * len(items)
+        new: list = [None] * len(items)
+        keys = [i for i, c in enumerate(moved) if c is None]
+        light = [i for i, c in enumerate(moved) if c is not None]
+        if keys:
+            x = torch.cat([to_tensor(items[i].frame, self.dreamer.device) for i in keys])
+            y = self.dreamer.dream(x, [frame_generator(seed, items[i].index) for i in keys])
+            for j, i in enumerate(keys):
+                detail = y[j:j + 1] - x[j:j + 1]
+                zeros = torch.zeros_like(detail)
+                new[i] = Carry(detail, torch.zeros_like(detail[:, :2]), torch.ones_like(detail[:, :1]), zeros)
+                out[i] = y[j:j + 1]
+        if light:
+            self._light(items, moved, light, out, new, seed)
+        frames = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
+        return frames, new
+
+    def _light(self, items, moved, idx, out, new, seed) -> None:
+        base = torch.cat([to_tensor(items[i].frame, self.dreamer.device) for i in idx])
+        cs = [moved[i] for i in idx]
+        tracked = torch.cat([c.tracked for c in cs])
+        key = torch.cat([flow.warp(c.key_detail, c.to_key) for c in cs]) * tracked * self.v.blend
+        x = (base + key + torch.cat([c.extra for c in cs])).clamp(0, 1)
+        step_map = self.light_size * (1 + (self.v.reveal_boost - 1) * (1 - tracked))
+        y = engine.ascend(self.dreamer.net, self.dreamer.objective, x, self.light_cfg,
+                          [frame_generator(seed, items[i].index) for i in idx], self.v.light_steps, step_map)
+        extra = y - base - key
+        for j, i in enumerate(idx):
+            c = cs[j]
+            new[i] = Carry(c.key_detail, c.to_key, c.tracked, extra[j:j + 1])
+            out[i] = y[j:j + 1]
+
+
+def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str) -> tuple:
+    """Backward and forward flow between consecutive input frames (None for a lane's first frame)."""
+    if prev is None or method == "none":
+        return None, None
+    return flow.estimate(cur, prev, method), flow.estimate(prev, cur, method)

@@ -1,0 +1,82 @@
+"""Planning a video job: scene cuts, lanes (contiguous segments dreamed in lockstep) and chunks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import flow, video
+
+THUMB_WIDTH = 64
+
+
+def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float) -> tuple[list[int], int]:
+    """Scene cuts (job-relative indices of shots' first frames, 0 excluded) and the frames actually there."""
+    h = max(2, round(info.height * THUMB_WIDTH / info.width / 2) * 2)
+    cuts, prev, n = [], None, 0
+    for n, thumb in enumerate(video.read_frames(info, start, None, (THUMB_WIDTH, h)), 1):
+        if prev is not None and flow.is_cut(prev, thumb, threshold):
+            cuts.append(n - 1)
+        prev = thumb
+        if n == count:
+            break
+    return cuts, n
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Frames [begin, end) are dreamed; [begin, begin + warm) overlap the previous lane and are crossfaded."""
+
+    number: int
+    begin: int
+    warm: int
+    end: int
+    tail: int  # last frames that the next lane crossfades over
+
+    @property
+    def own(self) -> tuple[int, int]:
+        """The frames this lane alone writes."""
+        return self.begin + self.warm, self.end - self.tail
+
+
+def plan_lanes(count: int, cuts: list[int], lanes: int, warmup: int) -> list[Lane]:
+    """Split [0, count) into up to `lanes` segments, at scene cuts where one lies near the even split."""
+    splits: list[tuple[int, int]] = []  # (first frame, warm-up frames)
+    for k in range(1, lanes):
+        ideal = k * count / lanes
+        near = [c for c in cuts if abs(c - ideal) <= count / (2 * lanes)]
+        s = min(near, key=lambda c: abs(c - ideal)) if near else round(ideal)
+        warm = 0 if s in cuts else warmup
+        last = splits[-1][0] if splits else 0
+        if s - warm > last + max(warmup, 1) and s < count - max(warmup, 1):
+            splits.append((s, warm))
+    bounds = [(0, 0)] + splits + [(count, 0)]
+    result = []
+    for i in range(len(bounds) - 1):
+        s, warm = bounds[i]
+        result.append(Lane(i, s - warm, warm, bounds[i + 1][0], bounds[i + 1][1] if i + 2 < len(bounds) else 0))
+    return result
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Frames [start, end) of one lane: 'video' chunks are encoded, 'head'/'tail' overlaps kept raw."""
+
+    lane: int
+    start: int
+    end: int
+    kind: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.start:08d}-{self.end:08d}-{self.kind}-L{self.lane}"
+
+
+def chunks(lane: Lane, size: int) -> list[Chunk]:
+    """The lane's chunks in processing order."""
+    out = []
+    if lane.warm:
+        out.append(Chunk(lane.number, lane.begin, lane.begin + lane.warm, "head"))
+    a, b = lane.own
+    out += [Chunk(lane.number, s, min(s + size, b), "video") for s in range(a, b, size)]
+    if lane.tail:
+        out.append(Chunk(lane.number, lane.end - lane.tail, lane.end, "tail"))
+    return out

@@ -1,0 +1,326 @@
+"""Video I/O through the ffmpeg binary of imageio-ffmpeg: probe, streaming reader, writer, final mux.
+
+Frames are uint8 [H,W,3] RGB numpy; fps is a fractions.Fraction. Every ffmpeg call is an argv list,
+and no process outlives its reader or writer, whatever happens (errors, exceptions, Ctrl-C).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterator
+
+import numpy as np
+
+from .errors import UserError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".gif", ".webp")
+# Audio codecs each container takes as they are; others are re-encoded (aac, or opus for webm).
+AUDIO_COPY = {
+    ".mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"},
+    ".mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
+    ".mkv": None,  # anything
+    ".webm": {"opus", "vorbis"},
+}
+
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass(frozen=True)
+class AudioStream:
+    codec: str
+    channels: str  # layout as ffmpeg names it: mono, stereo, 5.1, ...
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    width: int  # as displayed (rotation applied)
+    height: int
+    fps: Fraction
+    duration: float  # seconds
+    rotation: int = 0  # degrees, as stored in the display matrix
+    audio: tuple[AudioStream, ...] = field(default_factory=tuple)
+    frames: int | None = None  # exact count when known (count_frames)
+
+    def frame_count(self) -> int:
+        return self.frames if self.frames is not None else round(self.duration * self.fps)
+
+
+def exact_fps(text: str) -> Fraction:
+    """ffmpeg prints rates rounded to 2 decimals; 29.97 is 30000/1001, 23.98 is 24000/1001."""
+    value = Fraction(text)
+    if value.denominator != 1:
+        ntsc = Fraction(round(value * Fraction(1001, 1000)) * 1000, 1001)
+        if abs(float(ntsc) - float(value)) < 0.006:
+            return ntsc
+    return value
+
+
+_VIDEO = re.compile(r"Stream #\d+:(\d+)[^:]*: Video: (\S+).*?, (\d+)x(\d+)")
+_AUDIO = re.compile(r"Stream #\d+:\d+[^:]*: Audio: (\w+)[^,]*, \d+ Hz, ([^,]+),")
+_FPS = re.compile(r", ([\d.]+)(k?) (fps|tbr)")
+_DURATION = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
+_ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees")
+
+
+def probe(path: str) -> VideoInfo:
+    """Size, exact fps, duration, rotation and audio streams of a video file."""
+    if not os.path.isfile(path):
+        raise UserError(f"input not found: {path}")
+    r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-i", path], capture_output=True, text=True,
+                       errors="replace", stdin=subprocess.DEVNULL)
+    text = r.stderr
+    if "Invalid data found" in text or "Input #0" not in text:
+        raise UserError(f"{path} is not a video ffmpeg can read: give an mp4, mov, mkv, webm or similar file")
+    lines = [line for line in text.splitlines() if "Video:" in line and "attached pic" not in line]
+    video = _VIDEO.search(lines[0]) if lines else None
+    if not video:
+        raise UserError(f"{path} has no video stream (audio only?): give a file with video")
+    w, h = int(video.group(3)), int(video.group(4))
+    rates = {m.group(3): float(m.group(1)) * (1000 if m.group(2) else 1) for m in _FPS.finditer(lines[0])}
+    rate = rates.get("fps") or rates.get("tbr")
+    if not rate:
+        raise UserError(f"{path}: cannot tell the frame rate of its video stream")
+    fps = exact_fps(f"{rate:.2f}")
+    d = _DURATION.search(text)
+    duration = int(d.group(1)) * 3600 + int(d.group(2)) * 60 + float(d.group(3)) if d else 0.0
+    rot = _ROTATION.search(text[text.find(lines[0]):])
+    rotation = round(float(rot.group(1))) if rot else 0
+    if rotation % 180:
+        w, h = h, w  # ffmpeg rotates when decoding, so frames come out as displayed
+    audio = tuple(AudioStream(m.group(1), m.group(2).strip()) for m in _AUDIO.finditer(text))
+    return VideoInfo(path, w, h, fps, duration, rotation, audio)
+
+
+def count_frames(info: VideoInfo) -> VideoInfo:
+    """The exact frame count, by demuxing the whole video stream (no decoding)."""
+    import imageio_ffmpeg
+
+    n, _ = imageio_ffmpeg.count_frames_and_secs(info.path)
+    if n <= 0:
+        raise UserError(f"{info.path} has no video frames")
+    return VideoInfo(info.path, info.width, info.height, info.fps, info.duration, info.rotation, info.audio, n)
+
+
+class _Process:
+    """A child ffmpeg that is always reaped: killed if still running when closed."""
+
+    def __init__(self, args: list[str], stdin=None, stdout=None):
+        self.errfile = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(args, stdin=stdin or subprocess.DEVNULL, stdout=stdout or subprocess.DEVNULL,
+                                     stderr=self.errfile)
+
+    def error_text(self) -> str:
+        self.errfile.seek(0)
+        lines = self.errfile.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else "no message"
+
+    def close(self, kill: bool = False) -> int:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        if kill and self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            code = self.proc.wait(timeout=None if not kill else 10)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        return code
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close(kill=True)
+        self.errfile.close()
+
+
+def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
+                size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """Yield uint8 [H,W,3] RGB frames start .. start+count-1, exact to the frame, resized to size=(w, h)."""
+    w, h = size or (info.width, info.height)
+    args = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error"]
+    if start > 0:  # seek half a frame early: the decoder keeps the first frame at or after it
+        args += ["-ss", f"{float((start - Fraction(1, 2)) / info.fps):.6f}"]
+    args += ["-i", info.path, "-map", "0:v:0", "-an", "-sn"]
+    if count is not None:
+        args += ["-frames:v", str(count)]
+    if (w, h) != (info.width, info.height):
+        args += ["-vf", f"scale={w}:{h}:flags=area"]
+    args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    nbytes = w * h * 3
+    with _Process(args, stdout=subprocess.PIPE) as p:
+        got = 0
+        while count is None or got < count:
+            buf = bytearray(nbytes)
+            if p.proc.stdout.readinto(buf) < nbytes:
+                break
+            got += 1
+            yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+        if count is not None and got < count:
+            p.close()
+            raise UserError(f"{info.path}: the video ended or broke at frame {start + got} of "
+                            f"{start + count} ({p.error_text()}); the frames done so far are kept, "
+                            f"rerun the same command after fixing the input to resume")
+
+
+def even(n: int) -> int:
+    return n + (n % 2)
+
+
+def pad_even(frame: np.ndarray) -> np.ndarray:
+    """4:2:0 codecs need even sizes: repeat the last row/column where a side is odd."""
+    h, w = frame.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return frame
+    return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How frames are encoded: ffmpeg codec name, quality and speed preset."""
+
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+
+    def args(self) -> list[str]:
+        if self.codec in ("libx264", "libx265"):
+            return ["-c:v", self.codec, "-crf", str(self.crf), "-preset", self.preset, "-pix_fmt", "yuv420p"]
+        if self.codec.startswith("prores"):
+            return ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le"]
+        if self.codec == "ffv1":
+            return ["-c:v", "ffv1", "-pix_fmt", "bgr0"]
+        if self.codec == "libx264rgb":  # lossless RGB H.264
+            return ["-c:v", "libx264rgb", "-qp", "0", "-preset", self.preset, "-pix_fmt", "rgb24"]
+        if self.codec == "libvpx-vp9":
+            return ["-c:v", "libvpx-vp9", "-crf", str(self.crf + 13), "-b:v", "0", "-pix_fmt", "yuv420p"]
+        return ["-c:v", self.codec]
+
+    @property
+    def needs_even(self) -> bool:
+        return self.codec in ("libx264", "libx265", "libvpx-vp9")
+
+
+class Writer:
+    """Encode frames to a video-only file, written under a temporary name and renamed by close()."""
+
+    def __init__(self, path: str, width: int, height: int, fps: Fraction, encoding: Encoding):
+        self.path, self.size, self.encoding = path, (width, height), encoding
+        self.tmp = f"{path}.part{os.path.splitext(path)[1]}"
+        w, h = (even(width), even(height)) if encoding.needs_even else (width, height)
+        args = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo",
+                "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", *encoding.args(), self.tmp]
+        self.p = _Process(args, stdin=subprocess.PIPE)
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.encoding.needs_even:
+            frame = pad_even(frame)
+        try:
+            self.p.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except (BrokenPipeError, OSError):
+            self.abort()
+            raise UserError(f"ffmpeg stopped while writing {self.path}: {self.p.error_text()}") from None
+        self.frames += 1
+
+    def close(self) -> None:
+        code = self.p.close()
+        self.p.errfile.close()
+        if code != 0:
+            _remove(self.tmp)
+            raise UserError(f"ffmpeg could not write {self.path}: {self.p.error_text()}")
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.p.close(kill=True)
+        _remove(self.tmp)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def run_ffmpeg(args: list[str], what: str) -> None:
+    with _Process([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]) as p:
+        if p.close() != 0:
+            raise UserError(f"ffmpeg could not {what}: {p.error_text()}")
+
+
+def _audio_args(out_ext: str, info: VideoInfo | None) -> list[str]:
+    if not info or not info.audio or out_ext not in AUDIO_COPY:
+        return ["-an"]
+    allowed = AUDIO_COPY[out_ext]
+    args = ["-map", "1:a"]
+    for i, stream in enumerate(info.audio):
+        if allowed is None or stream.codec in allowed:
+            args += [f"-c:a:{i}", "copy"]
+        else:
+            args += [f"-c:a:{i}", "libopus" if out_ext == ".webm" else "aac", f"-b:a:{i}", "320k"]
+    return args
+
+
+def finish(parts: list[str], out: str, fps: Fraction, frames: int, size: tuple[int, int],
+           audio_from: VideoInfo | None = None, start: int = 0) -> None:
+    """Join encoded parts in order and add the input's audio, writing `out` atomically. The audio is cut to
+    the frames' span, except when they run to the input's end: then it is kept whole, as in the input."""
+    ext = os.path.splitext(out)[1].lower()
+    tmp = f"{out}.part{ext}"
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, dir=os.path.dirname(os.path.abspath(out))) as f:
+        for part in parts:
+            f.write("file '" + os.path.abspath(part).replace("'", "'\\''") + "'\n")
+        listing = f.name
+    try:
+        args = ["-f", "concat", "-safe", "0", "-i", listing]
+        audio = _audio_args(ext, audio_from)
+        if audio != ["-an"]:
+            args += ["-ss", f"{float(start / fps):.6f}", "-i", audio_from.path]
+        args += ["-map", "0:v", *audio, "-frames:v", str(frames)]
+        if audio_from is None or start + frames < audio_from.frame_count():
+            args += ["-t", f"{float(frames / fps):.6f}"]
+        w, h = size
+        if "%" in os.path.basename(out):
+            return _sequence(args, out)
+        if ext == ".gif":
+            args += ["-vf", f"crop={w}:{h}:0:0,split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=sierra2_4a",
+                     "-loop", "0"]
+        elif ext == ".webp":
+            args += ["-vf", f"crop={w}:{h}:0:0", "-c:v", "libwebp_anim", "-lossless", "0", "-q:v", "85", "-loop", "0"]
+        else:
+            args += ["-c:v", "copy"]
+        if ext in (".mp4", ".mov"):
+            args += ["-movflags", "+faststart"]
+        run_ffmpeg(args + [tmp], f"write {out}")
+        os.replace(tmp, out)
+    finally:
+        _remove(listing)
+        _remove(tmp)
+
+
+def _sequence(args: list[str], pattern: str) -> None:
+    """Write numbered PNGs (pattern like frames/%05d.png) via a temporary folder beside them."""
+    folder = os.path.dirname(os.path.abspath(pattern))
+    tmpdir = tempfile.mkdtemp(prefix=".dreamvideo-", dir=folder)
+    try:
+        run_ffmpeg(args + ["-start_number", "0", os.path.join(tmpdir, os.path.basename(pattern))], f"write {pattern}")
+        for name in sorted(os.listdir(tmpdir)):
+            os.replace(os.path.join(tmpdir, name), os.path.join(folder, name))
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
