@@ -70,12 +70,14 @@ class VideoDreamer:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames and the new carries."""
         seed = self.dreamer.cfg.run.seed
         moved: list[Carry | None] = []
-        for item, carry in zip(items, carries):
+        rebase = [False] * len(items)
+        for i, (item, carry) in enumerate(zip(items, carries)):
             c = None
             if carry is not None and not item.cut and item.backward is not None and self.v.flow != "none":
                 c, _ = self._carry_along(carry, item)
                 if float(c.tracked.mean()) < self.v.rekey:
-                    c = None
+                    rebase[i] = self.v.rekey_mode == "rebase"
+                    c = c if rebase[i] else None
             elif carry is not None and not item.cut and self.v.flow == "none":
                 c = carry  # no motion compensation: carry in place
             moved.append(c)
@@ -93,6 +95,9 @@ class VideoDreamer:
                 out[i] = y[j:j + 1]
         if light:
             self._light(items, moved, light, out, new, seed)
+        for i in (i for i in light if rebase[i]):  # this output becomes the lane's new keyframe
+            detail = out[i] - to_tensor(items[i].frame, self.dreamer.device)
+            new[i] = Carry(detail, torch.zeros_like(detail[:, :2]), torch.ones_like(detail[:, :1]), torch.zeros_like(detail))
         frames = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
         return frames, new
 

@@ -52,7 +52,8 @@ class VideoConfig:
     light_step: float = 0.25  # later frames' step size, relative to dream.step_size
     reveal_boost: float = 4.0  # step multiplier where nothing reliable was carried
     light_smooth: float = 1.0  # Gaussian sigma (px) of the gradient on later frames
-    rekey: float = 0.5  # full dream again when fewer pixels than this are still tracked
+    rekey: float = 0.5  # new keyframe when fewer pixels than this are still tracked
+    rekey_mode: str = "rebase"  # rebase: the current output becomes the keyframe | dream: dream the frame afresh
     cut_threshold: float = 0.25  # scene-cut score above which a new shot starts (lower: more cuts)
     lanes: str = "1"  # N or auto: contiguous segments dreamed in lockstep as one batch
     warmup: int = 12  # frames a lane starts early where it must split a shot; crossfaded
@@ -85,6 +86,7 @@ CHOICES = {
     "dream.precision": ("auto", "fp32", "bf16", "fp16"),
     "run.device": ("auto", "cpu", "cuda"),
     "video.flow": ("dis", "farneback", "none"),
+    "video.rekey_mode": ("rebase", "dream"),
 }
 MINIMUM = {"dream.octaves": 1, "dream.octave_scale": 1.0, "dream.steps": 0, "dream.step_size": 0.0,
            "dream.jitter": 0, "dream.smooth": 0.0, "dream.max_loss": 0.0, "dream.tile": 0, "dream.microbatch": 0,

@@ -64,7 +64,8 @@ def to_tensor(frames, device="cpu"):
     import torch
 
     arr = np.stack(frames) if isinstance(frames, (list, tuple)) else frames[None]
-    return torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).float().div_(255)
+    # contiguous: one memory layout, so the same frame always meets the same kernels (bit-exact results)
+    return torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).float().div_(255).contiguous()
 
 
 def to_uint8(x) -> np.ndarray:

@@ -121,13 +121,14 @@ class _Stop(Exception):
 
 
 def _put(q: queue.Queue, item, stop: threading.Event) -> None:
-    while not stop.is_set():
+    """Put, waiting for room; after a stop, only while there is room (so finished work still drains)."""
+    while True:
         try:
             q.put(item, timeout=0.1)
             return
         except queue.Full:
-            pass
-    raise _Stop
+            if stop.is_set():
+                raise _Stop from None
 
 
 class LaneRun:
@@ -221,6 +222,8 @@ class Job:
     def __init__(self, src: str, dst: str, cfg: Config):
         self.src, self.dst, self.cfg = src, dst, cfg
         info = video.count_frames(video.probe(src))
+        if not (cfg.video.frames or cfg.video.duration):
+            video.check_complete(info)
         self.info, self.fps = info, info.fps
         w = cfg.run.width or info.width
         self.size = (w, max(1, round(info.height * w / info.width)))

@@ -111,6 +111,15 @@ def count_frames(info: VideoInfo) -> VideoInfo:
     return VideoInfo(info.path, info.width, info.height, info.fps, info.duration, info.rotation, info.audio, n)
 
 
+def check_complete(info: VideoInfo) -> None:
+    """Refuse a file whose header promises far more frames than can be read (truncated download, say)."""
+    expected = round(info.duration * info.fps)
+    if info.frames is not None and info.frames < 0.9 * expected - 1:
+        raise UserError(f"{info.path} looks truncated or corrupt: its header says {info.duration:.2f}s (about "
+                        f"{expected} frames) but only {info.frames} frames can be read; add --frames {info.frames} "
+                        f"to dream what is there")
+
+
 class _Process:
     """A child ffmpeg that is always reaped: killed if still running when closed."""
 
@@ -156,7 +165,7 @@ def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
     args = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error"]
     if start > 0:  # seek half a frame early: the decoder keeps the first frame at or after it
         args += ["-ss", f"{float((start - Fraction(1, 2)) / info.fps):.6f}"]
-    args += ["-i", info.path, "-map", "0:v:0", "-an", "-sn"]
+    args += ["-i", info.path, "-map", "0:v:0", "-an", "-sn", "-fps_mode", "passthrough"]  # no dup/drop
     if count is not None:
         args += ["-frames:v", str(count)]
     if (w, h) != (info.width, info.height):
