@@ -263,3 +263,32 @@ def test_bad_video_input(case, msg, bad_files, clips, tmp_path, capsys):
     assert len(errors) == 1 and msg in errors[0], errors
     assert sorted(os.listdir(tmp_path)) == before
     assert ffmpeg_children() == []
+
+
+def test_rotated_input_is_dreamed_as_displayed(clips, tmp_path):
+    rotated = str(tmp_path / "rot.mp4")
+    video.run_ffmpeg(["-display_rotation", "90", "-i", clips["silent"], "-c", "copy", rotated], "rotate")
+    i = info(rotated)
+    assert (i.width, i.height, i.rotation) == (90, 160, 90)
+    assert next(video.read_frames(i, 0, 1)).shape == (160, 90, 3)
+    out = str(tmp_path / "rot_out.mp4")
+    assert main([rotated, out, *FAST, "--frames", "5"]) == 0
+    assert (info(out).width, info(out).height, info(out).frames) == (90, 160, 5)
+
+
+def test_audio_is_reencoded_only_when_the_container_needs_it(clips, tmp_path):
+    pcm = str(tmp_path / "pcm.mov")
+    video.run_ffmpeg(["-i", clips["sine"], "-c:v", "copy", "-c:a", "pcm_s16le", pcm], "make pcm")
+    to_mov, to_mp4 = str(tmp_path / "a.mov"), str(tmp_path / "a.mp4")
+    assert main([pcm, to_mov, *FAST, "--frames", "5"]) == 0
+    assert main([pcm, to_mp4, *FAST, "--frames", "5"]) == 0
+    assert [s.codec for s in info(to_mov).audio] == ["pcm_s16le"]  # copied as it is
+    assert [s.codec for s in info(to_mp4).audio] == ["aac"]  # mp4 cannot hold pcm: re-encoded
+
+
+def test_preview_is_small_and_short(clips, tmp_path):
+    out = str(tmp_path / "p.mp4")
+    assert main([clips["sine"], out, "--preview"]) == 0
+    i = info(out)
+    assert (i.width, i.frames) == (320, 50)  # 3 s asked for, the clip has 2 s
+    assert "width = 320" in open(out + ".toml").read()
