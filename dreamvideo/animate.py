@@ -122,3 +122,45 @@ def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str) -> tupl
     if prev is None or method == "none":
         return None, None
     return flow.estimate(cur, prev, method), flow.estimate(prev, cur, method)
+
+
+def zoom_step_flow(h: int, w: int, zcfg, fps) -> torch.Tensor:
+    """Backward flow [1,2,H,W] of one frame: the per-second zoom, rotation and pan spread over fps frames."""
+    from .config import parse_pair
+
+    pan = parse_pair(zcfg.pan, "pan") or (0.0, 0.0)
+    return flow.zoom_flow(h, w, zcfg.zoom ** (1 / float(fps)), zcfg.rotate / float(fps),
+                          (pan[0] / float(fps), pan[1] / float(fps)), parse_pair(zcfg.center, "center"))
+
+
+def zoom_frames(dreamer, start: torch.Tensor, zcfg, fps, count: int):
+    """The zoom feedback loop: yields `count` float frames [1,3,H,W]. Each frame is the previous one zoomed
+    (sub-pixel, in float: never re-quantized), dreamed a few steps and pulled toward the first frame's colours."""
+    from . import color
+
+    seed = dreamer.cfg.run.seed
+    step_cfg = replace(dreamer.cfg.dream, octaves=zcfg.octaves, steps=zcfg.steps, from_noise=False)
+    frame = dreamer.dream(start, frame_generator(seed, 0))
+    anchor = color.stats(frame)
+    step_flow = zoom_step_flow(*frame.shape[-2:], zcfg, fps).to(frame.device)
+    yield frame
+    for i in range(1, count):
+        frame = flow.warp(frame, step_flow)
+        frame = dreamer.dream(frame, frame_generator(seed, i), dream_cfg=step_cfg)
+        frame = color.match(frame, anchor, zcfg.color)
+        yield frame
+
+
+def looped(frames, count: int, overlap: int):
+    """Make `count` frames loop from `count + overlap` rendered ones: the first `overlap` frames are crossfaded
+    from the frames that follow the last one, so frame count-1 leads into frame 0 like any two neighbours."""
+    head = []
+    for i, f in enumerate(frames):
+        if i < overlap:
+            head.append(f.cpu())
+        elif i < count:
+            yield i, f
+        else:
+            k = i - count
+            t = k / overlap  # 0 at the seam: pure continuation; toward 1: the original head
+            yield k, (1 - t) * f + t * head[k].to(f.device)

@@ -18,7 +18,11 @@ VIDEO_FLAG_KEYS = {
     "frames": "video.frames", "lanes": "video.lanes", "flow": "video.flow", "blend": "video.blend",
     "crf": "video.crf", "codec": "video.codec", "encoder_preset": "video.preset",
 }
-COMMANDS = ("image", "video", "models", "layers")
+COMMANDS = ("image", "video", "zoom", "models", "layers")
+ZOOM_FLAG_KEYS = {
+    "frames": "zoom.frames", "seconds": "zoom.seconds", "fps": "zoom.fps", "size": "zoom.size", "zoom": "zoom.zoom",
+    "rotate": "zoom.rotate", "pan": "zoom.pan", "center": "zoom.center", "codec": "video.codec",
+}
 PREVIEW = {"run.width": "320", "video.duration": "3", "dream.octaves": "2", "dream.steps": "5"}
 
 
@@ -83,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
         add_dream_flags(s)
         if name != "image":
             add_video_flags(s)
+    text = "an infinite-dream zoom animation from an image (or from noise)"
+    s = sub.add_parser("zoom", help=text, description=text + ". Rates are per second, whatever the fps.")
+    s.add_argument("paths", nargs="+", metavar="[START] OUT", help="optional start image, then the output")
+    add_dream_flags(s)
+    g = s.add_argument_group("zoom")
+    g.add_argument("--frames", metavar="N", help="number of frames (wins over --seconds)")
+    g.add_argument("--seconds", metavar="T", help="length in seconds (default 4)")
+    g.add_argument("--fps", metavar="F", help="frames per second, e.g. 24, 29.97 or 30000/1001 (default 24)")
+    g.add_argument("--size", metavar="WxH", help="frame size (default: the start image's, or 512x512)")
+    g.add_argument("--zoom", metavar="F", help="zoom factor per second, >1 zooms in (default 1.2)")
+    g.add_argument("--rotate", metavar="DEG", help="degrees per second, counter-clockwise (default 0)")
+    g.add_argument("--pan", metavar="X,Y", help="pixels per second (default 0,0)")
+    g.add_argument("--center", metavar="X,Y", help="zoom centre in pixels (default: the middle)")
+    g.add_argument("--loop", action="store_true", help="make the end lead seamlessly into the start")
+    g.add_argument("--codec", metavar="NAME", help="ffmpeg video codec, e.g. prores_ks for .mov")
     sub.add_parser("models", help="list the models and whether their weights are available offline")
     s = sub.add_parser("layers", help="list a model's dreamable layers with their output shapes")
     s.add_argument("model")
@@ -96,7 +115,10 @@ def resolve_config(args):
     overrides = {}
     if getattr(args, "preview", False):
         overrides.update(PREVIEW)
-    flags = {key: getattr(args, flag, None) for flag, key in {**FLAG_KEYS, **VIDEO_FLAG_KEYS}.items()}
+    extra = ZOOM_FLAG_KEYS if args.command == "zoom" else VIDEO_FLAG_KEYS
+    flags = {key: getattr(args, flag, None) for flag, key in {**FLAG_KEYS, **extra}.items()}
+    if getattr(args, "loop", False):
+        flags["zoom.loop"] = "true"
     overrides.update({k: v for k, v in flags.items() if v is not None})
     if hasattr(args, "start"):
         overrides["video.start"] = seconds(args.start, "--start")
@@ -108,11 +130,11 @@ def resolve_config(args):
     return config.load(args.preset, args.config, args.set, overrides)
 
 
-def check_paths(src: str, dst: str, overwrite: bool, extensions: tuple[str, ...], kind: str) -> None:
-    """Refuse bad input/output paths before any work is done."""
-    if not os.path.exists(src):
+def check_paths(src: str | None, dst: str, overwrite: bool, extensions: tuple[str, ...], kind: str) -> None:
+    """Refuse bad input/output paths before any work is done (src None: there is no input file)."""
+    if src is not None and not os.path.exists(src):
         raise UserError(f"input not found: {src}")
-    if not os.path.isfile(src) or not os.access(src, os.R_OK):
+    if src is not None and (not os.path.isfile(src) or not os.access(src, os.R_OK)):
         raise UserError(f"input is not a readable file: {src}")
     ext = os.path.splitext(dst)[1].lower()
     if ext not in extensions:
@@ -121,7 +143,7 @@ def check_paths(src: str, dst: str, overwrite: bool, extensions: tuple[str, ...]
     if not os.path.isdir(folder):
         raise UserError(f"output folder does not exist: {folder}")
     if os.path.exists(dst):
-        if os.path.samefile(src, dst):
+        if src is not None and os.path.samefile(src, dst):
             raise UserError("output is the input file: choose another output name")
         if not overwrite:
             raise UserError(f"output exists: {dst} (add --overwrite to replace it)")
@@ -187,6 +209,35 @@ def cmd_video(args) -> int:
     return 0
 
 
+def cmd_zoom(args) -> int:
+    from .video import VIDEO_EXTENSIONS
+
+    if len(args.paths) > 2:
+        raise UserError("zoom takes at most two paths: [START_IMAGE] OUTPUT")
+    start, out = (args.paths[0], args.paths[1]) if len(args.paths) == 2 else (None, args.paths[0])
+    sequence = "%" in os.path.basename(out) and out.lower().endswith(".png")
+    check_paths(start, out, args.overwrite or sequence, VIDEO_EXTENSIONS + (".png",) * sequence,
+                "an animation")
+    if out.lower().endswith(".png") and not sequence:
+        raise UserError("a .png animation output must be a numbered pattern such as frames/%05d.png")
+    if start:
+        from .images import read_image
+
+        read_image(start)  # unreadable start image: fail before loading the model
+    cfg = resolve_config(args)
+    from .zoom import make_zoom
+
+    factory, bars = progress_bar("zooming", "frame")
+    try:
+        make_zoom(start, out, cfg, factory)
+    finally:
+        for b in bars:
+            b.close()
+    save_settings(out.replace("%", "") if sequence else out, cfg)
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_dream(args) -> int:
     from .images import is_image_path
 
@@ -237,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         build_parser().print_help()
         return 2
-    handler = {"dream": cmd_dream, "image": cmd_image, "video": cmd_video, "models": cmd_models,
-               "layers": cmd_layers}[args.command]
+    handler = {"dream": cmd_dream, "image": cmd_image, "video": cmd_video, "zoom": cmd_zoom,
+               "models": cmd_models, "layers": cmd_layers}[args.command]
     try:
         return handler(args)
     except UserError as e:

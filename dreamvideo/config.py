@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
@@ -65,6 +66,23 @@ class VideoConfig:
 
 
 @dataclass(frozen=True)
+class ZoomConfig:
+    seconds: float = 4.0  # length (frames wins when set)
+    frames: int = 0
+    fps: str = "24"  # a number or a fraction such as 30000/1001
+    size: str = ""  # WxH; empty: the start image's size, or 512x512 from noise
+    zoom: float = 1.2  # factor per second (>1 zooms in)
+    rotate: float = 0.0  # degrees per second, counter-clockwise
+    pan: str = "0,0"  # x,y pixels per second
+    center: str = ""  # x,y pixels; empty: the middle
+    loop: bool = False  # make the last frame lead into the first
+    loop_frames: int = 0  # crossfade length for --loop (0: a third of the animation, at most 1 s)
+    octaves: int = 2  # per-frame dream (the first frame gets the full [dream] settings)
+    steps: int = 3
+    color: float = 0.5  # pull each frame's LAB mean/std toward the first frame's (0: off, 1: full)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0
@@ -77,6 +95,7 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     dream: DreamConfig = field(default_factory=DreamConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
+    zoom: ZoomConfig = field(default_factory=ZoomConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 
@@ -93,7 +112,43 @@ MINIMUM = {"dream.octaves": 1, "dream.octave_scale": 1.0, "dream.steps": 0, "dre
            "objective.border": 0, "run.width": 0, "run.seed": 0,
            "video.start": 0.0, "video.frames": 0, "video.duration": 0.0, "video.blend": 0.0, "video.light_steps": 0,
            "video.light_step": 0.0, "video.reveal_boost": 0.0, "video.light_smooth": 0.0, "video.rekey": 0.0,
-           "video.cut_threshold": 0.0, "video.warmup": 0, "video.chunk": 1, "video.crf": 0}
+           "video.cut_threshold": 0.0, "video.warmup": 0, "video.chunk": 1, "video.crf": 0,
+           "zoom.seconds": 0.0, "zoom.frames": 0, "zoom.zoom": 0.0, "zoom.loop_frames": 0, "zoom.octaves": 1,
+           "zoom.steps": 0, "zoom.color": 0.0}
+
+
+def parse_fps(text: str) -> Fraction:
+    try:
+        fps = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise UserError(f"bad fps '{text}': give a number such as 24 or 29.97, or a fraction such as 30000/1001") from None
+    if fps <= 0:
+        raise UserError(f"bad fps '{text}': it must be > 0")
+    from .video import exact_fps  # 29.97 means 30000/1001
+
+    return exact_fps(text.strip()) if "/" not in text else fps
+
+
+def parse_pair(text: str, what: str, positive: bool = False) -> tuple[float, float] | None:
+    """'x,y' (or 'WxH' when positive) -> two numbers; empty -> None."""
+    if not text.strip():
+        return None
+    parts = text.lower().replace("x", ",").split(",") if positive else text.split(",")
+    try:
+        a, b = (float(p) for p in parts)
+    except ValueError:
+        raise UserError(f"bad {what} '{text}': give two numbers, e.g. {'512x512' if positive else '10,-5'}") from None
+    if positive and (a < 16 or b < 16 or a != int(a) or b != int(b)):
+        raise UserError(f"bad {what} '{text}': give whole pixel sizes of at least 16, e.g. 512x512")
+    return a, b
+
+
+PARSERS = {
+    "zoom.fps": parse_fps,
+    "zoom.size": lambda v: parse_pair(v, "size", positive=True),
+    "zoom.pan": lambda v: parse_pair(v, "pan"),
+    "zoom.center": lambda v: parse_pair(v, "center"),
+}
 
 
 def keys(cfg: Config | None = None) -> dict[str, type]:
@@ -133,11 +188,13 @@ def set_value(cfg: Config, key: str, value) -> Config:
     if key in CHOICES and value not in CHOICES[key]:
         raise UserError(f"bad value for {key}: '{value}'; choose one of {', '.join(CHOICES[key])}")
     low = MINIMUM.get(key)
-    strict = key in ("dream.octave_scale", "dream.step_size")
+    strict = key in ("dream.octave_scale", "dream.step_size", "zoom.zoom")
     if low is not None and (value < low or (strict and value == low)):
         raise UserError(f"bad value for {key}: {value}; it must be {'>' if strict else '>='} {low}")
     if key == "video.lanes" and not (value == "auto" or (value.isdigit() and int(value) >= 1)):
         raise UserError(f"bad value for video.lanes: '{value}'; give a whole number >= 1 or auto")
+    if key in PARSERS:
+        PARSERS[key](value)  # raises UserError when malformed
     section, name = key.split(".")
     return replace(cfg, **{section: replace(getattr(cfg, section), **{name: value})})
 

@@ -53,3 +53,13 @@ def detail(frames: list[np.ndarray]) -> float:
 
     y = luma(frames).numpy()[:, 0]
     return float(np.mean([np.abs(cv2.Laplacian(f, cv2.CV_32F)).mean() for f in y]))
+
+
+def loop_seam(frames: list[np.ndarray], step_flow: torch.Tensor) -> tuple[float, float]:
+    """(seam, typical): seam = mean |Z(last) - first|, typical = median over i of mean |Z(f_i) - f_{i+1}|,
+    where Z is one frame's zoom step (warp by step_flow [1,2,H,W]); RGB in [0,1]."""
+    x = torch.from_numpy(np.stack(frames)).float().div(255).permute(0, 3, 1, 2)
+    moved = flow.warp(x, step_flow.expand(len(x), -1, -1, -1))
+    steps = (moved[:-1] - x[1:]).abs().mean(dim=(1, 2, 3))
+    seam = (moved[-1] - x[0]).abs().mean()
+    return float(seam), float(steps.median())

@@ -1,0 +1,76 @@
+"""`dreamvideo zoom`: an infinite-dream zoom animation, optionally looping seamlessly."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import torch
+
+from . import images, video
+from .animate import looped, zoom_frames
+from .config import Config, parse_fps, parse_pair
+from .errors import UserError
+
+
+def zoom_length(cfg: Config) -> tuple[int, int]:
+    """(frames to write, crossfade frames for --loop)."""
+    fps = parse_fps(cfg.zoom.fps)
+    count = cfg.zoom.frames or max(1, round(cfg.zoom.seconds * fps))
+    if not cfg.zoom.loop:
+        return count, 0
+    overlap = cfg.zoom.loop_frames or max(1, min(round(fps), count // 3))
+    if overlap >= count:
+        raise UserError(f"--loop needs more frames than its crossfade ({overlap}): render more frames")
+    return count, overlap
+
+
+def start_image(path: str | None, cfg: Config, device) -> torch.Tensor:
+    """The first frame [1,3,H,W]: the start image (resized to zoom.size) or mid-grey noise."""
+    size = parse_pair(cfg.zoom.size, "size", positive=True)
+    if path:
+        rgb = images.read_image(path)
+        if size:
+            import cv2
+
+            rgb = cv2.resize(rgb, (int(size[0]), int(size[1])), interpolation=cv2.INTER_AREA)
+        return images.to_tensor(rgb, device)
+    w, h = (int(size[0]), int(size[1])) if size else (512, 512)
+    g = torch.Generator().manual_seed(cfg.run.seed)
+    return (0.5 + 0.2 * (torch.rand(1, 3, h, w, generator=g) - 0.5)).to(device)
+
+
+def make_zoom(start: str | None, dst: str, cfg: Config, progress_factory=None) -> None:
+    """Render the zoom animation into `dst` (MP4, MOV, MKV, WebM, GIF, WebP or a PNG pattern), atomically."""
+    from .job import output_format
+    from .runner import make_dreamer
+
+    dreamer = make_dreamer(cfg)
+    first = start_image(start, cfg, dreamer.device)
+    h, w = first.shape[-2:]
+    fps = parse_fps(cfg.zoom.fps)
+    count, overlap = zoom_length(cfg)
+    ext, encoding = output_format(dst, "" if not cfg.video.codec else cfg.video.codec)
+    work = tempfile.mkdtemp(prefix=".dreamvideo-zoom-", dir=os.path.dirname(os.path.abspath(dst)))
+    try:
+        # With --loop the crossfaded first frames are known only at the end: they go to their own part.
+        head, body = (os.path.join(work, name + ext) for name in ("head", "body"))
+        writers = {name: video.Writer(path, w, h, fps, encoding) for name, path in (("head", head), ("body", body))
+                   if overlap or name == "body"}
+        progress = progress_factory(count + overlap) if progress_factory else None
+        try:
+            frames = zoom_frames(dreamer, first, cfg.zoom, fps, count + overlap)
+            for i, frame in looped(frames, count, overlap) if overlap else enumerate(frames):
+                is_head = overlap and i < overlap
+                writers["head" if is_head else "body"].write(images.to_uint8(frame)[0])
+                if progress:
+                    progress(1)
+            for wr in writers.values():
+                wr.close()
+        except BaseException:
+            for wr in writers.values():
+                wr.abort()
+            raise
+        video.finish([head, body] if overlap else [body], dst, fps, count, (w, h))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
