@@ -30,10 +30,15 @@ def start_image(path: str | None, cfg: Config, device) -> torch.Tensor:
     size = parse_pair(cfg.zoom.size, "size", positive=True)
     if path:
         rgb = images.read_image(path)
-        if size:
+        if size:  # scale to cover the size, then crop the middle: never stretched
             import cv2
 
-            rgb = cv2.resize(rgb, (int(size[0]), int(size[1])), interpolation=cv2.INTER_AREA)
+            w, h = int(size[0]), int(size[1])
+            scale = max(w / rgb.shape[1], h / rgb.shape[0])
+            cw, ch = max(w, round(rgb.shape[1] * scale)), max(h, round(rgb.shape[0] * scale))
+            rgb = cv2.resize(rgb, (cw, ch), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+            x0, y0 = (cw - w) // 2, (ch - h) // 2
+            rgb = rgb[y0:y0 + h, x0:x0 + w]
         return images.to_tensor(rgb, device)
     w, h = (int(size[0]), int(size[1])) if size else (512, 512)
     g = torch.Generator().manual_seed(cfg.run.seed)
