@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from dreamvideo import engine, objectives
 from dreamvideo.config import DreamConfig
-from dreamvideo.models import load_model
+from dreamvideo.models import MODELS, load_model
 from dreamvideo.runner import resolve_device
 
 
@@ -51,12 +51,18 @@ def dream_flops(net, obj, x, cfg):
     return total
 
 
-def reference_dream(net, layer, x, cfg):
+def reference_model(device):
+    """The network as existing tools load it: not truncated, BatchNorm separate, default memory layout."""
+    spec = MODELS["efficientnet_lite0"]
+    model = spec.build()
+    model.load_state_dict(torch.load(spec.weights_file(), map_location="cpu", weights_only=True))
+    return model.eval().requires_grad_(False).to(device)
+
+
+def reference_dream(model, net, layer, x, cfg):
     """How existing tools do it: batch 1, fp32, the whole network run to its end, smoothing, .item() every step."""
-    model = net.model
     feats = {}
-    hook = dict(net.stages)[layer].register_forward_hook(lambda m, i, o: feats.__setitem__("a", o)) \
-        if isinstance(dict(net.stages)[layer], torch.nn.Module) else None
+    hook = dict(model.stages())[layer].register_forward_hook(lambda m, i, o: feats.__setitem__("a", o))
     try:
         out = []
         for img in x.split(1):
@@ -77,8 +83,7 @@ def reference_dream(net, layer, x, cfg):
             out.append(cur.detach())
         return torch.cat(out)
     finally:
-        if hook:
-            hook.remove()
+        hook.remove()
 
 
 def main():
@@ -101,7 +106,8 @@ def main():
     gen = torch.Generator().manual_seed(0)
     flops = dream_flops(net, obj, x, cfg)
     ours = timed(lambda: engine.dream(net, obj, x, cfg, gen), device, args.repeats)
-    ref = timed(lambda: reference_dream(net, net.resolve(args.layer), x, cfg), device, args.repeats)
+    ref_model = reference_model(device)
+    ref = timed(lambda: reference_dream(ref_model, net, net.resolve(args.layer), x, cfg), device, args.repeats)
     mm = matmul_gflops(device)
     print(f"device: {device.type} ({name}); torch {torch.__version__}")
     print(f"work: efficientnet_lite0 {args.layer}, {args.batch}x{args.size}x{args.size}, "

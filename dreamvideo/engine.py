@@ -112,7 +112,8 @@ def gradient(net, objective, img: torch.Tensor, cfg, gens: list) -> tuple[torch.
     tiles, layout = split_tiles(_roll(img, shifts), cfg.tile)
     grads, scores = [], []
     for part in tiles.split(microbatch_size(cfg, img)):
-        part = part.detach().requires_grad_(True)
+        # channels_last on every device: oneDNN and cuDNN run these convolutions fastest in it
+        part = part.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
         with _autocast(img, cfg.precision):
             score = objective(net(part, objective.layers), part).float()
         grads.append(torch.autograd.grad(score.sum(), part)[0].float())
@@ -187,8 +188,6 @@ def dream(net, objective, x: torch.Tensor, cfg, generator: Generators = None,
     if cfg.from_noise:
         noise = torch.stack([torch.rand(3, h, w, generator=g) for g in gens])
         x = (0.5 + 0.1 * (noise - 0.5)).to(x.device)
-    if x.device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
     detail = None
     for size in octave_sizes(h, w, cfg.octaves, cfg.octave_scale, net.min_size):
         base = resize(x, size)

@@ -43,8 +43,6 @@ def make_dreamer(cfg: Config) -> Dreamer:
     """Load the model once for the run and build the objective (resolving layer names and the guide image)."""
     device = resolve_device(cfg.run.device)
     net = load_model(cfg.model.name, cfg.model.weights or None, device)
-    if device.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
     guide = None
     if cfg.objective.guide:
         g = images.to_tensor(images.read_image(cfg.objective.guide), device)

@@ -5,6 +5,7 @@ Lite variants drop squeeze-and-excitation and use ReLU6; stem and head keep thei
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) per stage.
@@ -27,6 +28,8 @@ def _bn(channels: int) -> nn.BatchNorm2d:
 class MBConv(nn.Module):
     """Inverted residual block without squeeze-and-excitation."""
 
+    bn_pairs = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+
     def __init__(self, kernel: int, stride: int, expand: int, cin: int, cout: int):
         super().__init__()
         mid = cin * expand
@@ -43,13 +46,15 @@ class MBConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x
         if self.has_expand:
-            y = torch.clamp(self._bn0(self._expand_conv(y)), 0, 6)
-        y = torch.clamp(self._bn1(self._depthwise_conv(y)), 0, 6)
+            y = F.relu6(self._bn0(self._expand_conv(y)))
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
         y = self._bn2(self._project_conv(y))
         return x + y if self.residual else y
 
 
 class EfficientNetLite0(nn.Module):
+    bn_pairs = (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"))
+
     def __init__(self, num_classes: int = 1000):
         super().__init__()
         self._conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
@@ -64,10 +69,10 @@ class EfficientNetLite0(nn.Module):
         self._fc = nn.Linear(1280, num_classes)
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.clamp(self._bn0(self._conv_stem(x)), 0, 6)
+        return F.relu6(self._bn0(self._conv_stem(x)))
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.clamp(self._bn1(self._conv_head(x)), 0, 6)
+        return F.relu6(self._bn1(self._conv_head(x)))
 
     def stages(self) -> list[tuple[str, nn.Module | object]]:
         """The forward pass as (layer name, callable) in order; each callable maps the previous output."""

@@ -9,6 +9,8 @@ from torch import nn
 
 
 class BasicConv2d(nn.Module):
+    bn_pairs = (("conv", "bn"),)
+
     def __init__(self, cin: int, cout: int, **kw):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, bias=False, **kw)
