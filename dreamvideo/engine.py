@@ -116,7 +116,7 @@ def gradient(net, objective, img: torch.Tensor, cfg, gens: list) -> tuple[torch.
         part = part.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
         with _autocast(img, cfg.precision):
             score = objective(net(part, objective.layers), part).float()
-        grads.append(torch.autograd.grad(score.sum(), part)[0].float())
+        grads.append(torch.autograd.grad(score.sum(), part)[0].float().contiguous())  # one layout outside the net
         scores.append(score)
     g = _roll(merge_tiles(torch.cat(grads), layout), shifts, sign=-1)
     return g, torch.cat(scores).view(img.shape[0], -1).sum(1)
