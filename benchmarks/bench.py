@@ -35,6 +35,21 @@ def timed(fn, device, repeats):
     return (time.perf_counter() - t) / repeats
 
 
+def paired(fn_a, fn_b, device, repeats):
+    """Time a and b alternately (machines drift); returns median seconds of each and the median ratio b/a."""
+    fn_a(), fn_b()  # warm-up
+    ta, tb = [], []
+    for _ in range(repeats):
+        for fn, out in ((fn_a, ta), (fn_b, tb)):
+            sync(device)
+            t = time.perf_counter()
+            fn()
+            sync(device)
+            out.append(time.perf_counter() - t)
+    med = lambda v: sorted(v)[len(v) // 2]
+    return med(ta), med(tb), med([b / a for a, b in zip(ta, tb)])
+
+
 def matmul_gflops(device, n=2048, repeats=10):
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     return 2 * n**3 / timed(lambda: a @ b, device, repeats) / 1e9
@@ -94,7 +109,7 @@ def main():
     p.add_argument("--scale", type=float, default=1.4)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--layer", default="blocks.10")
     args = p.parse_args()
     device = resolve_device(args.device)
@@ -105,9 +120,10 @@ def main():
     x = torch.rand(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(0)).to(device)
     gen = torch.Generator().manual_seed(0)
     flops = dream_flops(net, obj, x, cfg)
-    ours = timed(lambda: engine.dream(net, obj, x, cfg, gen), device, args.repeats)
     ref_model = reference_model(device)
-    ref = timed(lambda: reference_dream(ref_model, net, net.resolve(args.layer), x, cfg), device, args.repeats)
+    ours, ref, ratio = paired(lambda: engine.dream(net, obj, x, cfg, gen),
+                              lambda: reference_dream(ref_model, net, net.resolve(args.layer), x, cfg),
+                              device, args.repeats)
     mm = matmul_gflops(device)
     print(f"device: {device.type} ({name}); torch {torch.__version__}")
     print(f"work: efficientnet_lite0 {args.layer}, {args.batch}x{args.size}x{args.size}, "
@@ -115,7 +131,7 @@ def main():
     print(f"| measure | value |\n|---|---|")
     print(f"| ours: seconds per image | {ours / args.batch:.3f} |")
     print(f"| reference loop: seconds per image | {ref / args.batch:.3f} |")
-    print(f"| speed-up over reference (same run) | {ref / ours:.2f}x |")
+    print(f"| speed-up over reference (median of {args.repeats} alternating pairs) | {ratio:.2f}x |")
     print(f"| dream-step GFLOP/s (ours) | {flops / ours / 1e9:.1f} |")
     print(f"| matmul GFLOP/s (fp32, 2048^3) | {mm:.1f} |")
     print(f"| fraction of matmul peak | {flops / ours / 1e9 / mm:.1%} |")
