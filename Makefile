@@ -15,6 +15,9 @@ test:
 
 bench:
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/pipeline.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/quality.py --frames 40
+	$(BIN)/python benchmarks/zoom_seam.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -70,17 +70,20 @@ class VideoDreamer:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames and the new carries."""
         seed = self.dreamer.cfg.run.seed
         moved: list[Carry | None] = []
-        rebase = [False] * len(items)
-        for i, (item, carry) in enumerate(zip(items, carries)):
+        for item, carry in zip(items, carries):
             c = None
             if carry is not None and not item.cut and item.backward is not None and self.v.flow != "none":
                 c, _ = self._carry_along(carry, item)
-                if float(c.tracked.mean()) < self.v.rekey:
-                    rebase[i] = self.v.rekey_mode == "rebase"
-                    c = c if rebase[i] else None
             elif carry is not None and not item.cut and self.v.flow == "none":
                 c = carry  # no motion compensation: carry in place
             moved.append(c)
+        tracked = [i for i, c in enumerate(moved) if c is not None and self.v.flow != "none"]
+        fractions = torch.stack([moved[i].tracked.mean() for i in tracked]).tolist() if tracked else []
+        rebase = [False] * len(items)
+        for i, fraction in zip(tracked, fractions):  # one host sync per tick, not one per lane
+            if fraction < self.v.rekey:
+                rebase[i] = self.v.rekey_mode == "rebase"
+                moved[i] = moved[i] if rebase[i] else None
         out: list = [None] * len(items)
         new: list = [None] * len(items)
         keys = [i for i, c in enumerate(moved) if c is None]

@@ -169,6 +169,28 @@ def save_settings(dst: str, cfg) -> None:
         f.write(to_toml(cfg))
 
 
+def render(work, out: str, cfg, desc: str, unit: str) -> int:
+    """Run work(progress_factory) with a progress bar, then save the settings beside the output."""
+    factory, bars = progress_bar(desc, unit)
+    try:
+        work(factory)
+    finally:
+        for b in bars:
+            b.close()
+    save_settings(out.replace("%", "") if "%" in os.path.basename(out) else out, cfg)
+    print(f"wrote {out}")
+    return 0
+
+
+def is_sequence(out: str) -> bool:
+    """A numbered PNG pattern such as frames/%05d.png; a plain .png is refused for animations."""
+    if not out.lower().endswith(".png"):
+        return False
+    if "%" not in os.path.basename(out):
+        raise UserError("a .png animation output must be a numbered pattern such as frames/%05d.png")
+    return True
+
+
 def cmd_image(args) -> int:
     from .images import IMAGE_EXTENSIONS
 
@@ -176,37 +198,20 @@ def cmd_image(args) -> int:
     cfg = resolve_config(args)
     from .runner import dream_image
 
-    factory, bars = progress_bar("dreaming")
-    try:
-        dream_image(args.input, args.output, cfg, factory)
-    finally:
-        for b in bars:
-            b.close()
-    save_settings(args.output, cfg)
-    print(f"wrote {args.output}")
-    return 0
+    return render(lambda progress: dream_image(args.input, args.output, cfg, progress), args.output, cfg,
+                  "dreaming", "step")
 
 
 def cmd_video(args) -> int:
     from .video import VIDEO_EXTENSIONS
 
-    out_ext = os.path.splitext(args.output)[1].lower()
-    sequence = "%" in os.path.basename(args.output) and out_ext == ".png"
+    sequence = is_sequence(args.output)
     check_paths(args.input, args.output, args.overwrite or sequence, VIDEO_EXTENSIONS + (".png",) * sequence, "a video")
-    if out_ext == ".png" and not sequence:
-        raise UserError("a .png video output must be a numbered pattern such as frames/%05d.png")
     cfg = resolve_config(args)
     from .job import dream_video
 
-    factory, bars = progress_bar("dreaming", "frame")
-    try:
-        dream_video(args.input, args.output, cfg, factory)
-    finally:
-        for b in bars:
-            b.close()
-    save_settings(args.output.replace("%", "") if sequence else args.output, cfg)
-    print(f"wrote {args.output}")
-    return 0
+    return render(lambda progress: dream_video(args.input, args.output, cfg, progress), args.output, cfg,
+                  "dreaming", "frame")
 
 
 def cmd_zoom(args) -> int:
@@ -215,11 +220,8 @@ def cmd_zoom(args) -> int:
     if len(args.paths) > 2:
         raise UserError("zoom takes at most two paths: [START_IMAGE] OUTPUT")
     start, out = (args.paths[0], args.paths[1]) if len(args.paths) == 2 else (None, args.paths[0])
-    sequence = "%" in os.path.basename(out) and out.lower().endswith(".png")
-    check_paths(start, out, args.overwrite or sequence, VIDEO_EXTENSIONS + (".png",) * sequence,
-                "an animation")
-    if out.lower().endswith(".png") and not sequence:
-        raise UserError("a .png animation output must be a numbered pattern such as frames/%05d.png")
+    sequence = is_sequence(out)
+    check_paths(start, out, args.overwrite or sequence, VIDEO_EXTENSIONS + (".png",) * sequence, "an animation")
     if start:
         from .images import read_image
 
@@ -227,15 +229,7 @@ def cmd_zoom(args) -> int:
     cfg = resolve_config(args)
     from .zoom import make_zoom
 
-    factory, bars = progress_bar("zooming", "frame")
-    try:
-        make_zoom(start, out, cfg, factory)
-    finally:
-        for b in bars:
-            b.close()
-    save_settings(out.replace("%", "") if sequence else out, cfg)
-    print(f"wrote {out}")
-    return 0
+    return render(lambda progress: make_zoom(start, out, cfg, progress), out, cfg, "zooming", "frame")
 
 
 def cmd_dream(args) -> int:

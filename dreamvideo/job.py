@@ -131,6 +131,16 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> None:
                 raise _Stop from None
 
 
+def _get(q: queue.Queue, stop: threading.Event):
+    """Get, waiting for an item; after a stop, only what is already queued."""
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set():
+                raise _Stop from None
+
+
 class LaneRun:
     """One lane's remaining chunks, with a reader+flow thread ahead of it and a writer thread behind it."""
 
@@ -190,20 +200,10 @@ class LaneRun:
                     writer.abort()
 
     def _take(self):
-        while True:
-            try:
-                return self.outbox.get(timeout=0.1)
-            except queue.Empty:
-                if self.job.stop.is_set():
-                    raise _Stop from None
+        return _get(self.outbox, self.job.stop)
 
     def next_item(self) -> FrameIn:
-        while True:
-            try:
-                return self.inbox.get(timeout=0.1)
-            except queue.Empty:
-                if self.job.stop.is_set():
-                    raise _Stop from None
+        return _get(self.inbox, self.job.stop)
 
     def emit(self, frame: np.ndarray, carry: Carry) -> bool:
         """Hand a dreamed frame to the writer; returns False once the lane is finished."""

@@ -1,0 +1,111 @@
+"""Video pipeline benchmark: the whole pipeline (decode, flow, dream, encode, mux) against the engine alone
+on the same frames, frames/s with 1, 2, 4 and 8 lanes, and peak memory per resolution.
+
+    python benchmarks/pipeline.py [--device auto] [--width 480] [--frames 48]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+
+import skimage.data
+import torch
+
+from dreamvideo import config, synth, video
+from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
+from dreamvideo.job import Job
+from dreamvideo.lanes import find_cuts
+from dreamvideo.runner import make_dreamer, resolve_device
+
+
+def engine_alone(path, cfg):
+    """Frames/s of the dreaming alone: frames decoded and flows computed beforehand, not timed."""
+    info = video.count_frames(video.probe(path))
+    frames = list(video.read_frames(info, 0, info.frames))
+    cuts, _ = find_cuts(info, 0, info.frames, cfg.video.cut_threshold)
+    items = []
+    for i, f in enumerate(frames):
+        cut = i == 0 or i in cuts
+        items.append(FrameIn(i, f, *prepare_flows(None if cut else frames[i - 1], f, cfg.video.flow), cut))
+    vd, carry = VideoDreamer(make_dreamer(cfg), cfg.video), None
+    if vd.dreamer.device.type == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for item in items:
+        _, (carry,) = vd.step([item], [carry])
+    if vd.dreamer.device.type == "cuda":
+        torch.cuda.synchronize()
+    return len(items) / (time.perf_counter() - t)
+
+
+def pipeline(path, out, cfg):
+    n = video.count_frames(video.probe(path)).frames
+    t = time.perf_counter()
+    Job(path, out, cfg).run()
+    return n / (time.perf_counter() - t)
+
+
+MEMORY_PROBE = """
+import sys, torch
+from dreamvideo import config, engine
+from dreamvideo.runner import make_dreamer
+
+def status(key):
+    return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1]) / 1024
+
+w, h, device = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+d = make_dreamer(config.load("default", sets=[f"run.device={device}"]))
+x = torch.rand(1, 3, h, w, device=d.device)
+engine.gradient(d.net, d.objective, x[..., :64, :64], d.cfg.dream, [None])  # allocator and kernels warmed up
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current size
+before = status("VmRSS:")
+engine.gradient(d.net, d.objective, x, d.cfg.dream, [None])  # the peak of a dream: a full-size step
+if d.device.type == "cuda":
+    print(torch.cuda.max_memory_allocated() / 2**20)
+else:
+    print(status("VmHWM:") - before)
+"""
+
+
+def peak_memory_mib(w, h, device):
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(w), str(h), device], capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--device", default="auto")
+    p.add_argument("--width", type=int, default=480)
+    p.add_argument("--frames", type=int, default=48)
+    args = p.parse_args()
+    device = resolve_device(args.device)
+    w, h = args.width, args.width * 9 // 16 // 2 * 2
+    cfg = config.load("default", sets=[f"run.device={device.type}", "video.warmup=4", "video.chunk=12"])
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = os.path.join(tmp, "clip.mp4")
+        synth.photo_clip(clip, [skimage.data.astronaut(), skimage.data.coffee()], (w, h), Fraction(25), args.frames,
+                         cut_at=args.frames * 2 // 3)
+        alone = engine_alone(clip, cfg)
+        whole = pipeline(clip, os.path.join(tmp, "out.mp4"), cfg)
+        print(f"device: {device.type}; clip {w}x{h}, {args.frames} frames, one cut")
+        print("| measure | frames/s |\n|---|---|")
+        print(f"| engine alone (frames and flows ready) | {alone:.2f} |")
+        print(f"| whole pipeline, 1 lane (decode, flow, dream, encode, audio) | {whole:.2f} |")
+        print(f"| share of wall time not spent dreaming | {max(0.0, 1 - whole / alone):.1%} |")
+        print("\n| lanes | frames/s |\n|---|---|")
+        for lanes in (1, 2, 4, 8):
+            lcfg = config.set_value(cfg, "video.lanes", str(lanes))
+            print(f"| {lanes} | {pipeline(clip, os.path.join(tmp, f'l{lanes}.mp4'), lcfg):.2f} |")
+    print("\n| resolution | peak memory of one full-size step (MiB) |\n|---|---|")
+    for name, (rw, rh) in (("480p", (854, 480)), ("720p", (1280, 720)), ("1080p", (1920, 1080)),
+                           ("4K (tiles of 1024)", (3840, 2160))):
+        print(f"| {name} | {peak_memory_mib(rw, rh, device.type):.0f} |")
+
+
+if __name__ == "__main__":
+    main()
