@@ -49,14 +49,15 @@ def ours(dreamer, frames, cuts, seed, cfg):
     return out
 
 
-def evaluate(name, frames, cuts, cfg):
+def evaluate(name, frames, cuts, cfg, only_ours=False):
     dreamer = make_dreamer(cfg)
     flows = metrics.input_flows(frames)
     base = metrics.warping_error(frames, flows, cuts)
     d_in = metrics.detail(frames)
     rows = []
-    for label, fn in (("(a) independent", independent), ("(b) blend 50/50, no flow", blended),
-                      ("(c) ours (default)", lambda d, f, c, s: ours(d, f, c, s, cfg))):
+    methods = (("(a) independent", independent), ("(b) blend 50/50, no flow", blended),
+               ("(c) ours (default)", lambda d, f, c, s: ours(d, f, c, s, cfg)))
+    for label, fn in methods[2:] if only_ours else methods:
         t = time.perf_counter()
         out = fn(dreamer, frames, cuts, cfg.run.seed)
         secs = time.perf_counter() - t
@@ -83,6 +84,7 @@ def main():
     p.add_argument("--frames", type=int, default=50)
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--set", action="append", default=[])
+    p.add_argument("--only-ours", action="store_true", help="skip the slow baselines (a) and (b)")
     args = p.parse_args()
     import skimage.data
 
@@ -95,8 +97,9 @@ def main():
         synth.photo_clip(real, [skimage.data.astronaut(), skimage.data.coffee()], (args.width, args.width * 9 // 16),
                          Fraction(25), n, cut_at=n * 3 // 5)
         synth.lavfi_clip(synthetic, (args.width, args.width * 9 // 16), "25", n / 25, audio=None, cut_at=n * 3 / 5 / 25)
-        evaluate("photo clip (real photos, synthetic camera and object motion)", *load(real, args.width), cfg)
-        evaluate("synthetic clip (testsrc2, hard cut to mandelbrot)", *load(synthetic, args.width), cfg)
+        evaluate("photo clip (real photos, synthetic camera and object motion)", *load(real, args.width), cfg,
+                 args.only_ours)
+        evaluate("synthetic clip (testsrc2, hard cut to mandelbrot)", *load(synthetic, args.width), cfg, args.only_ours)
 
 
 if __name__ == "__main__":
