@@ -58,13 +58,13 @@ class VideoDreamer:
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a)[None].to(self.dreamer.device)
 
-    def _carry_along(self, carry: Carry, item: FrameIn) -> tuple[Carry, torch.Tensor]:
-        """Move a lane's carry to the new frame; returns it and the previous frame's validity [1,1,H,W]."""
+    def _carry_along(self, carry: Carry, item: FrameIn) -> Carry:
+        """Move a lane's carry to the new frame along its backward flow, under the consistency mask."""
         back = self._tensor(item.backward)
         valid = flow.consistent(back, self._tensor(item.forward))
         to_key = flow.compose(carry.to_key, back)
         tracked = (flow.warp(carry.tracked, back) > 0.5).float() * valid
-        return Carry(carry.key_detail, to_key, tracked, flow.warp(carry.extra, back) * valid), valid
+        return Carry(carry.key_detail, to_key, tracked, flow.warp(carry.extra, back) * valid)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames and the new carries."""
@@ -73,7 +73,7 @@ class VideoDreamer:
         for item, carry in zip(items, carries):
             c = None
             if carry is not None and not item.cut and item.backward is not None and self.v.flow != "none":
-                c, _ = self._carry_along(carry, item)
+                c = self._carry_along(carry, item)
             elif carry is not None and not item.cut and self.v.flow == "none":
                 c = carry  # no motion compensation: carry in place
             moved.append(c)
@@ -97,14 +97,11 @@ class VideoDreamer:
                 new[i] = Carry(detail, torch.zeros_like(detail[:, :2]), torch.ones_like(detail[:, :1]), zeros)
                 out[i] = y[j:j + 1]
         if light:
-            self._light(items, moved, light, out, new, seed)
-        for i in (i for i in light if rebase[i]):  # this output becomes the lane's new keyframe
-            detail = out[i] - to_tensor(items[i].frame, self.dreamer.device)
-            new[i] = Carry(detail, torch.zeros_like(detail[:, :2]), torch.ones_like(detail[:, :1]), torch.zeros_like(detail))
+            self._light(items, moved, light, rebase, out, new, seed)
         frames = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
         return frames, new
 
-    def _light(self, items, moved, idx, out, new, seed) -> None:
+    def _light(self, items, moved, idx, rebase, out, new, seed) -> None:
         base = torch.cat([to_tensor(items[i].frame, self.dreamer.device) for i in idx])
         cs = [moved[i] for i in idx]
         tracked = torch.cat([c.tracked for c in cs])
@@ -115,9 +112,12 @@ class VideoDreamer:
                           [frame_generator(seed, items[i].index) for i in idx], self.v.light_steps, step_map)
         extra = y - base - key
         for j, i in enumerate(idx):
-            c = cs[j]
-            new[i] = Carry(c.key_detail, c.to_key, c.tracked, extra[j:j + 1])
-            out[i] = y[j:j + 1]
+            c, out[i] = cs[j], y[j:j + 1]
+            if rebase[i]:  # this output becomes the lane's new keyframe
+                detail = y[j:j + 1] - base[j:j + 1]
+                new[i] = Carry(detail, torch.zeros_like(c.to_key), torch.ones_like(c.tracked), torch.zeros_like(detail))
+            else:
+                new[i] = Carry(c.key_detail, c.to_key, c.tracked, extra[j:j + 1])
 
 
 def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str) -> tuple:

@@ -147,12 +147,12 @@ class LaneRun:
     def __init__(self, lane: plan.Lane, todo: list[plan.Chunk], carry, job: "Job"):
         self.lane, self.todo, self.carry, self.job = lane, todo, carry, job
         self.next_index = todo[0].start
+        self.chunk_ends = {c.end for c in todo}
         self.inbox: queue.Queue = queue.Queue(maxsize=4)
         self.outbox: queue.Queue = queue.Queue(maxsize=8)
-        self.threads = [threading.Thread(target=self._guard, args=(f, q), daemon=True)
-                        for f, q in ((self._produce, self.inbox), (self._write, None))]
+        self.threads = [threading.Thread(target=self._guard, args=(f,), daemon=True) for f in (self._produce, self._write)]
 
-    def _guard(self, fn, errors_to):
+    def _guard(self, fn):
         try:
             fn()
         except _Stop:
@@ -210,8 +210,7 @@ class LaneRun:
         self.carry = carry
         _put(self.outbox, frame, self.job.stop)
         self.next_index += 1
-        ends = {c.end for c in self.todo}
-        if self.next_index in ends:
+        if self.next_index in self.chunk_ends:
             _put(self.outbox, Carry(*(t.cpu().clone() for t in carry.__dict__.values())), self.job.stop)
         return self.next_index < self.todo[-1].end
 
