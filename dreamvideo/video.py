@@ -10,7 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Iterator
 
@@ -50,6 +50,7 @@ class VideoInfo:
     rotation: int = 0  # degrees, as stored in the display matrix
     audio: tuple[AudioStream, ...] = field(default_factory=tuple)
     frames: int | None = None  # exact count when known (count_frames)
+    vfr: bool = False  # variable frame rate: read resampled to a constant `fps` (count_frames tells)
 
     def frame_count(self) -> int:
         return self.frames if self.frames is not None else round(self.duration * self.fps)
@@ -101,14 +102,31 @@ def probe(path: str) -> VideoInfo:
     return VideoInfo(path, w, h, fps, duration, rotation, audio)
 
 
-def count_frames(info: VideoInfo) -> VideoInfo:
-    """The exact frame count, by demuxing the whole video stream (no decoding)."""
-    import imageio_ffmpeg
+def packet_times(path: str) -> list[float]:
+    """Presentation times (seconds, sorted) of the first video stream's packets, by demuxing (no decoding)."""
+    r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:v:0",
+                        "-c", "copy", "-f", "framecrc", "-"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    base, times = Fraction(1), []
+    for line in r.stdout.splitlines():
+        if line.startswith("#tb 0:"):
+            base = Fraction(line.split(":", 1)[1].strip())
+        elif line and not line.startswith("#"):
+            times.append(float(int(line.split(",")[2]) * base))
+    return sorted(times)
 
-    n, _ = imageio_ffmpeg.count_frames_and_secs(info.path)
-    if n <= 0:
+
+def count_frames(info: VideoInfo) -> VideoInfo:
+    """The exact frame count, and whether the rate varies. A variable-rate video counts as its duration at
+    its average rate, the frames it will be read as (constant rate, same duration)."""
+    times = packet_times(info.path)
+    if not times:
         raise UserError(f"{info.path} has no video frames")
-    return VideoInfo(info.path, info.width, info.height, info.fps, info.duration, info.rotation, info.audio, n)
+    n, vfr = len(times), False
+    steps = [b - a for a, b in zip(times, times[1:])]
+    if len(steps) > 1 and max(steps) - min(steps) > 0.01 * sorted(steps)[len(steps) // 2] + 1e-6:
+        typical = sorted(steps)[len(steps) // 2]
+        n, vfr = max(1, round((times[-1] - times[0] + typical) * info.fps)), True
+    return replace(info, frames=n, vfr=vfr)
 
 
 def check_complete(info: VideoInfo) -> None:
@@ -168,8 +186,11 @@ def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
     args += ["-i", info.path, "-map", "0:v:0", "-an", "-sn", "-fps_mode", "passthrough"]  # no dup/drop
     if count is not None:
         args += ["-frames:v", str(count)]
+    filters = [f"fps={info.fps}"] if info.vfr else []  # variable rate: resampled to constant, same duration
     if (w, h) != (info.width, info.height):
-        args += ["-vf", f"scale={w}:{h}:flags=area"]
+        filters.append(f"scale={w}:{h}:flags=area")
+    if filters:
+        args += ["-vf", ",".join(filters)]
     args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     nbytes = w * h * 3
     with _Process(args, stdout=subprocess.PIPE) as p:

@@ -292,3 +292,17 @@ def test_preview_is_small_and_short(clips, tmp_path):
     i = info(out)
     assert (i.width, i.frames) == (320, 50)  # 3 s asked for, the clip has 2 s
     assert "width = 320" in open(out + ".toml").read()
+
+
+def test_variable_frame_rate_becomes_constant_with_the_same_duration(clips, tmp_path):
+    vfr = str(tmp_path / "vfr.mp4")  # 10 frames 0.1 s apart, then 30 frames at 30 fps
+    video.run_ffmpeg(["-i", clips["silent"], "-vf", "setpts='if(lt(N,10),N*0.1/TB,(1+(N-10)/30)/TB)'",
+                      "-fps_mode", "vfr", "-frames:v", "25", "-c:v", "libx264", "-pix_fmt", "yuv420p", vfr], "make vfr")
+    src = info(vfr)
+    assert src.vfr and src.frames == round(src.duration * src.fps)
+    assert not info(clips["silent"]).vfr
+    out = str(tmp_path / "cfr.mp4")
+    assert main([vfr, out, *FAST]) == 0
+    got = info(out)
+    assert not got.vfr and got.fps == src.fps and got.frames == src.frames
+    assert abs(got.duration - src.duration) <= 1 / float(src.fps)
