@@ -18,7 +18,7 @@ VIDEO_FLAG_KEYS = {
     "frames": "video.frames", "lanes": "video.lanes", "flow": "video.flow", "blend": "video.blend",
     "crf": "video.crf", "codec": "video.codec", "encoder_preset": "video.preset",
 }
-COMMANDS = ("image", "video", "zoom", "models", "layers")
+COMMANDS = ("image", "video", "zoom", "audio", "models", "layers")
 ZOOM_FLAG_KEYS = {
     "frames": "zoom.frames", "seconds": "zoom.seconds", "fps": "zoom.fps", "size": "zoom.size", "zoom": "zoom.zoom",
     "rotate": "zoom.rotate", "pan": "zoom.pan", "center": "zoom.center", "codec": "video.codec",
@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--center", metavar="X,Y", help="zoom centre in pixels (default: the middle)")
     g.add_argument("--loop", action="store_true", help="make the end lead seamlessly into the start")
     g.add_argument("--codec", metavar="NAME", help="ffmpeg video codec, e.g. prores_ks for .mov")
+    text = "draw the audio features (rms, onset, beat, bass, mid, high) that can drive the dream"
+    s = sub.add_parser("audio", help=text, description=text)
+    s.add_argument("input", help="a video, or an audio file")
+    s.add_argument("--plot", metavar="PNG", required=True, help="where to draw the features")
+    s.add_argument("--fps", metavar="F", default=None, help="frame rate for an audio file (default 24)")
     sub.add_parser("models", help="list the models and whether their weights are available offline")
     s = sub.add_parser("layers", help="list a model's dreamable layers with their output shapes")
     s.add_argument("model")
@@ -238,6 +243,23 @@ def cmd_dream(args) -> int:
     return cmd_image(args) if is_image_path(args.input) else cmd_video(args)
 
 
+def cmd_audio(args) -> int:
+    from . import audio, video
+    from .config import parse_fps
+
+    check_paths(args.input, args.plot, True, (".png",), "a plot")
+    samples = audio.read_audio(args.input)
+    try:
+        info = video.count_frames(video.probe(args.input))
+        fps, frames = (parse_fps(args.fps) if args.fps else info.fps), info.frames
+    except UserError:  # an audio file: frames at --fps over its length
+        fps = parse_fps(args.fps or "24")
+        frames = max(1, int(len(samples) / audio.RATE * fps))
+    audio.plot(audio.features(samples, fps, frames), fps, args.plot)
+    print(f"wrote {args.plot}: {frames} frames at {fps} fps")
+    return 0
+
+
 def cmd_models(args) -> int:
     from .models import MODELS, weights_available
 
@@ -282,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         build_parser().print_help()
         return 2
-    handler = {"dream": cmd_dream, "image": cmd_image, "video": cmd_video, "zoom": cmd_zoom,
+    handler = {"dream": cmd_dream, "image": cmd_image, "video": cmd_video, "zoom": cmd_zoom, "audio": cmd_audio,
                "models": cmd_models, "layers": cmd_layers}[args.command]
     try:
         return handler(args)
