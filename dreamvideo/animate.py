@@ -47,13 +47,15 @@ def frame_generator(seed: int, index: int) -> torch.Generator:
 
 
 class VideoDreamer:
-    """Dreams one frame for each of several lanes per call, carrying each lane's state."""
+    """Dreams one frame for each of several lanes per call, carrying each lane's state. With animated
+    settings (an Animator), each lane's frame gets the settings of its own time."""
 
-    def __init__(self, dreamer, video_cfg):
-        self.dreamer, self.v = dreamer, video_cfg
-        d = dreamer.cfg.dream
-        self.light_cfg = replace(d, smooth=video_cfg.light_smooth)
-        self.light_size = d.step_size * video_cfg.light_step
+    def __init__(self, dreamer, video_cfg, animator=None):
+        from .reactive import FrameSettings
+
+        self.dreamer, self.animator = dreamer, animator if animator is not None and animator.active else None
+        cfg = dreamer.cfg
+        self.fixed = FrameSettings(cfg.dream, video_cfg, cfg.zoom, dreamer.objective)
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a)[None].to(self.dreamer.device)
@@ -68,21 +70,31 @@ class VideoDreamer:
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames and the new carries."""
-        seed = self.dreamer.cfg.run.seed
+        if self.animator is None:
+            return self._step(self.fixed, items, carries)
+        frames, new = [], []
+        for item, carry in zip(items, carries):  # each lane at its own time
+            (f,), (c,) = self._step(self.animator.at(item.index), [item], [carry])
+            frames.append(f)
+            new.append(c)
+        return frames, new
+
+    def _step(self, s, items: list[FrameIn], carries: list[Carry | None]):
+        seed, v = self.dreamer.cfg.run.seed, s.video
         moved: list[Carry | None] = []
         for item, carry in zip(items, carries):
             c = None
-            if carry is not None and not item.cut and item.backward is not None and self.v.flow != "none":
+            if carry is not None and not item.cut and item.backward is not None and v.flow != "none":
                 c = self._carry_along(carry, item)
-            elif carry is not None and not item.cut and self.v.flow == "none":
+            elif carry is not None and not item.cut and v.flow == "none":
                 c = carry  # no motion compensation: carry in place
             moved.append(c)
-        tracked = [i for i, c in enumerate(moved) if c is not None and self.v.flow != "none"]
+        tracked = [i for i, c in enumerate(moved) if c is not None and v.flow != "none"]
         fractions = torch.stack([moved[i].tracked.mean() for i in tracked]).tolist() if tracked else []
         rebase = [False] * len(items)
         for i, fraction in zip(tracked, fractions):  # one host sync per tick, not one per lane
-            if fraction < self.v.rekey:
-                rebase[i] = self.v.rekey_mode == "rebase"
+            if fraction < v.rekey:
+                rebase[i] = v.rekey_mode == "rebase"
                 moved[i] = moved[i] if rebase[i] else None
         out: list = [None] * len(items)
         new: list = [None] * len(items)
@@ -90,26 +102,27 @@ class VideoDreamer:
         light = [i for i, c in enumerate(moved) if c is not None]
         if keys:
             x = torch.cat([to_tensor(items[i].frame, self.dreamer.device) for i in keys])
-            y = self.dreamer.dream(x, [frame_generator(seed, items[i].index) for i in keys])
+            y = self.dreamer.dream(x, [frame_generator(seed, items[i].index) for i in keys], None, s.dream, s.objective)
             for j, i in enumerate(keys):
                 detail = y[j:j + 1] - x[j:j + 1]
                 zeros = torch.zeros_like(detail)
                 new[i] = Carry(detail, torch.zeros_like(detail[:, :2]), torch.ones_like(detail[:, :1]), zeros)
                 out[i] = y[j:j + 1]
         if light:
-            self._light(items, moved, light, rebase, out, new, seed)
+            self._light(s, items, moved, light, rebase, out, new, seed)
         frames = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
         return frames, new
 
-    def _light(self, items, moved, idx, rebase, out, new, seed) -> None:
+    def _light(self, s, items, moved, idx, rebase, out, new, seed) -> None:
+        v = s.video
         base = torch.cat([to_tensor(items[i].frame, self.dreamer.device) for i in idx])
         cs = [moved[i] for i in idx]
         tracked = torch.cat([c.tracked for c in cs])
-        key = torch.cat([flow.warp(c.key_detail, c.to_key) for c in cs]) * tracked * self.v.blend
+        key = torch.cat([flow.warp(c.key_detail, c.to_key) for c in cs]) * tracked * v.blend
         x = (base + key + torch.cat([c.extra for c in cs])).clamp(0, 1)
-        step_map = self.light_size * (1 + (self.v.reveal_boost - 1) * (1 - tracked))
-        y = engine.ascend(self.dreamer.net, self.dreamer.objective, x, self.light_cfg,
-                          [frame_generator(seed, items[i].index) for i in idx], self.v.light_steps, step_map)
+        step_map = s.dream.step_size * v.light_step * (1 + (v.reveal_boost - 1) * (1 - tracked))
+        y = engine.ascend(self.dreamer.net, s.objective, x, replace(s.dream, smooth=v.light_smooth),
+                          [frame_generator(seed, items[i].index) for i in idx], v.light_steps, step_map)
         extra = y - base - key
         for j, i in enumerate(idx):
             c, out[i] = cs[j], y[j:j + 1]
@@ -136,20 +149,29 @@ def zoom_step_flow(h: int, w: int, zcfg, fps) -> torch.Tensor:
                           (pan[0] / float(fps), pan[1] / float(fps)), parse_pair(zcfg.center, "center"))
 
 
-def zoom_frames(dreamer, start: torch.Tensor, zcfg, fps, count: int):
+def zoom_frames(dreamer, start: torch.Tensor, zcfg, fps, count: int, animator=None):
     """The zoom feedback loop: yields `count` float frames [1,3,H,W]. Each frame is the previous one zoomed
-    (sub-pixel, in float: never re-quantized), dreamed a few steps and pulled toward the first frame's colours."""
+    (sub-pixel, in float: never re-quantized), dreamed a few steps and pulled toward the first frame's colours.
+    An active `animator` gives each frame its own zoom, rotation, dream settings and objective."""
     from . import color
 
     seed = dreamer.cfg.run.seed
-    step_cfg = replace(dreamer.cfg.dream, octaves=zcfg.octaves, steps=zcfg.steps, from_noise=False)
-    frame = dreamer.dream(start, frame_generator(seed, 0))
+    animated = animator is not None and animator.active
+    s = animator.at(0) if animated else None
+    frame = dreamer.dream(start, frame_generator(seed, 0), None, s.dream if s else None, s.objective if s else None)
     anchor = color.stats(frame)
-    step_flow = zoom_step_flow(*frame.shape[-2:], zcfg, fps).to(frame.device)
     yield frame
+    motion, step_flow = None, None
     for i in range(1, count):
+        s = animator.at(i) if animated else None
+        z = s.zoom if s else zcfg
+        if (z.zoom, z.rotate) != motion:  # the step flow changes only when the motion does
+            motion, step_flow = (z.zoom, z.rotate), zoom_step_flow(*frame.shape[-2:], z, fps).to(frame.device)
+        d = s.dream if s else dreamer.cfg.dream
+        step_cfg = replace(d, octaves=zcfg.octaves, steps=zcfg.steps if not s or "dream.steps" not in animator.values
+                           else d.steps, from_noise=False)
         frame = flow.warp(frame, step_flow)
-        frame = dreamer.dream(frame, frame_generator(seed, i), dream_cfg=step_cfg)
+        frame = dreamer.dream(frame, frame_generator(seed, i), None, step_cfg, s.objective if s else None)
         frame = color.match(frame, anchor, zcfg.color)
         yield frame
 

@@ -16,12 +16,13 @@ FLAG_KEYS = {
 }
 VIDEO_FLAG_KEYS = {
     "frames": "video.frames", "lanes": "video.lanes", "flow": "video.flow", "blend": "video.blend",
-    "crf": "video.crf", "codec": "video.codec", "encoder_preset": "video.preset",
+    "crf": "video.crf", "codec": "video.codec", "encoder_preset": "video.preset", "audio": "audio.file",
 }
 COMMANDS = ("image", "video", "zoom", "audio", "models", "layers")
 ZOOM_FLAG_KEYS = {
     "frames": "zoom.frames", "seconds": "zoom.seconds", "fps": "zoom.fps", "size": "zoom.size", "zoom": "zoom.zoom",
     "rotate": "zoom.rotate", "pan": "zoom.pan", "center": "zoom.center", "codec": "video.codec",
+    "audio": "audio.file",
 }
 PREVIEW = {"run.width": "320", "video.duration": "3", "dream.octaves": "2", "dream.steps": "5"}
 
@@ -58,6 +59,7 @@ def add_video_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--encoder-preset", metavar="NAME", help="x264 speed preset (default medium)")
     g.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
     g.add_argument("--preview", action="store_true", help="first 3 s at width 320 with 2 octaves x 5 steps")
+    g.add_argument("--audio", metavar="FILE", help="soundtrack to react to and to write instead of the input's")
 
 
 def seconds(text: str | None, flag: str) -> str | None:
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--center", metavar="X,Y", help="zoom centre in pixels (default: the middle)")
     g.add_argument("--loop", action="store_true", help="make the end lead seamlessly into the start")
     g.add_argument("--codec", metavar="NAME", help="ffmpeg video codec, e.g. prores_ks for .mov")
+    g.add_argument("--audio", metavar="FILE", help="soundtrack to react to, written with the animation")
     text = "draw the audio features (rms, onset, beat, bass, mid, high) that can drive the dream"
     s = sub.add_parser("audio", help=text, description=text)
     s.add_argument("input", help="a video, or an audio file")

@@ -22,6 +22,7 @@ class ObjectiveConfig:
     spec: str = ""  # e.g. "blocks.10" or "0.5*mixed4 + 1.5*mixed5"; empty: the model's default
     border: int = 0  # activation cells ignored at each edge (Keras example)
     guide: str = ""  # guide image: layer terms then match its features
+    crossfade: float = 1.0  # seconds over which keyframed objectives (spec = "0s:mixed4, 30s:mixed6") blend
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ class ZoomConfig:
 
 
 @dataclass(frozen=True)
+class AudioConfig:
+    file: str = ""  # features (and, for videos, the soundtrack) from this file instead of the input's audio
+    attack: float = 0.01  # seconds for features to rise
+    release: float = 0.25  # seconds for features to fall
+
+
+@dataclass(frozen=True)
 class RunConfig:
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0
@@ -96,6 +104,7 @@ class Config:
     dream: DreamConfig = field(default_factory=DreamConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     zoom: ZoomConfig = field(default_factory=ZoomConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 
@@ -114,7 +123,8 @@ MINIMUM = {"dream.octaves": 1, "dream.octave_scale": 1.0, "dream.steps": 0, "dre
            "video.light_step": 0.0, "video.reveal_boost": 0.0, "video.light_smooth": 0.0, "video.rekey": 0.0,
            "video.cut_threshold": 0.0, "video.warmup": 0, "video.chunk": 1, "video.crf": 0,
            "zoom.seconds": 0.0, "zoom.frames": 0, "zoom.zoom": 0.0, "zoom.loop_frames": 0, "zoom.octaves": 1,
-           "zoom.steps": 0, "zoom.color": 0.0}
+           "zoom.steps": 0, "zoom.color": 0.0, "objective.crossfade": 0.0, "audio.attack": 0.0,
+           "audio.release": 0.0}
 
 
 def parse_fps(text: str) -> Fraction:
@@ -161,7 +171,19 @@ def keys(cfg: Config | None = None) -> dict[str, type]:
 _KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
 
 
+# Settings that may be keyframes or expressions over audio features instead of numbers (schedule.py).
+ANIMATABLE = ("dream.step_size", "dream.steps", "dream.octave_scale", "video.blend", "video.light_step",
+              "zoom.zoom", "zoom.rotate")
+
+
 def _convert(key: str, value, kind: type):
+    if key in ANIMATABLE and isinstance(value, str):
+        from .schedule import Constant, parse
+
+        animated = parse(value)  # raises UserError naming the position
+        if not isinstance(animated, Constant):
+            return animated.text
+        value = animated.number if kind is float else value
     if isinstance(value, str) and kind is not str:
         text = value.strip().lower()
         try:
@@ -187,6 +209,9 @@ def set_value(cfg: Config, key: str, value) -> Config:
     value = _convert(key, value, kinds[key])
     if key in CHOICES and value not in CHOICES[key]:
         raise UserError(f"bad value for {key}: '{value}'; choose one of {', '.join(CHOICES[key])}")
+    if isinstance(value, str) and key in ANIMATABLE:  # animated: checked frame by frame
+        section, name = key.split(".")
+        return replace(cfg, **{section: replace(getattr(cfg, section), **{name: value})})
     low = MINIMUM.get(key)
     strict = key in ("dream.octave_scale", "dream.step_size", "zoom.zoom")
     if low is not None and (value < low or (strict and value == low)):

@@ -260,13 +260,28 @@ class Job:
             if todo:
                 runs.append(LaneRun(lane, todo, self.work.carry_before(todo[0], chunks[lane.number]), self))
         if runs:
-            vd = VideoDreamer(make_dreamer(self.cfg), self.cfg.video)
+            dreamer = make_dreamer(self.cfg)
+            vd = VideoDreamer(dreamer, self.cfg.video, self.animator(dreamer))
             for r in runs:
                 r.carry = r.carry.to(vd.dreamer.device) if r.carry else None
             total = sum(c.end - c.start for r in runs for c in r.todo)
             self._loop(runs, vd, progress_factory(total) if progress_factory else None)
         self._assemble(lanes, chunks)
         shutil.rmtree(self.work.path, ignore_errors=True)
+
+    def animator(self, dreamer):
+        """Animated settings for this job; audio features from --audio FILE (aligned with the output) or
+        from the input's own soundtrack (aligned with the input)."""
+        from . import audio
+        from .reactive import Animator, needs_audio
+
+        features = None
+        if needs_audio(self.cfg):
+            a = self.cfg.audio
+            samples = audio.read_audio(a.file or self.src)
+            first = 0 if a.file else self.start
+            features = audio.features(samples, self.fps, self.count, first, attack=a.attack, release=a.release)
+        return Animator(self.cfg, dreamer, self.fps, features, self.start)
 
     def _loop(self, runs: list[LaneRun], vd: VideoDreamer, progress) -> None:
         for r in runs:
@@ -301,6 +316,9 @@ class Job:
             if lane.warm:
                 parts.append(self._crossfade(chunks[lane.number - 1][-1], chunks[lane.number][0]))
             parts += [self.work.file(c.name + self.chunk_ext) for c in chunks[lane.number] if c.kind == "video"]
+        if self.cfg.audio.file:  # a replacement soundtrack, from the output's first frame, cut to its length
+            video.finish(parts, self.dst, self.fps, self.count, self.size, video.audio_info(self.cfg.audio.file))
+            return
         audio = self.info if self.cfg.video.audio else None
         video.finish(parts, self.dst, self.fps, self.count, self.size, audio, self.start)
 

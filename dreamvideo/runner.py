@@ -1,7 +1,7 @@
 """Library entry points shared by the commands: device and model set-up, and dreaming one image."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -29,10 +29,19 @@ class Dreamer:
     cfg: Config
     device: torch.device
 
+    guide: Callable | None = None
+
     def dream(self, x: torch.Tensor, generator=None, progress: Callable[[int], None] | None = None,
-              dream_cfg=None) -> torch.Tensor:
+              dream_cfg=None, objective=None) -> torch.Tensor:
         """[B,3,H,W] in [0,1] on self.device -> dreamed, same shape."""
-        return engine.dream(self.net, self.objective, x, dream_cfg or self.cfg.dream, generator, progress)
+        return engine.dream(self.net, objective or self.objective, x, dream_cfg or self.cfg.dream, generator, progress)
+
+    def objective_for(self, spec: str) -> objectives.Objective:
+        """The objective for a spec (cached): keyframed objectives switch between several."""
+        cache = self.__dict__.setdefault("_objectives", {})
+        if spec not in cache:
+            cache[spec] = objectives.parse(spec, self.net.resolve, self.cfg.objective.border, self.guide)
+        return cache[spec]
 
     def steps_for(self, h: int, w: int, dream_cfg=None) -> int:
         d = dream_cfg or self.cfg.dream
@@ -51,15 +60,26 @@ def make_dreamer(cfg: Config) -> Dreamer:
             with torch.no_grad():
                 return net(g, [layer])[layer][0]
 
+    from .reactive import objective_keyframes
+
     spec = cfg.objective.spec or net.spec.default_objective
+    keyed = objective_keyframes(spec)
+    if keyed:  # keyframed objectives: the first one until the animation says otherwise
+        for _, _, each in keyed.keys:
+            objectives.parse(each, net.resolve, cfg.objective.border, guide)  # every spec checked up front
+        spec = keyed.keys[0][2]
     objective = objectives.parse(spec, net.resolve, cfg.objective.border, guide)
-    return Dreamer(net, objective, cfg, device)
+    return Dreamer(net, objective, cfg, device, guide)
 
 
 def dream_image(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     """Read `src`, dream it with `cfg`, write `dst` (atomically). progress_factory(total) -> callable(n)."""
+    from .reactive import Animator
+
     rgb = images.resize_to_width(images.read_image(src), cfg.run.width)
     dreamer = make_dreamer(cfg)
+    settings = Animator(cfg, dreamer, 1).at(0)  # a still image: animated settings at t = 0
+    dreamer.cfg = replace(cfg, dream=settings.dream)
     x = images.to_tensor(rgb, dreamer.device)
     progress = progress_factory(dreamer.steps_for(*rgb.shape[:2])) if progress_factory else None
     y = dreamer.dream(x, torch.Generator().manual_seed(cfg.run.seed), progress)

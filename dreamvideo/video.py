@@ -102,6 +102,16 @@ def probe(path: str) -> VideoInfo:
     return VideoInfo(path, w, h, fps, duration, rotation, audio)
 
 
+def audio_info(path: str) -> VideoInfo:
+    """An audio file's streams, as a VideoInfo without video (for muxing it as a soundtrack)."""
+    r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-i", path], capture_output=True, text=True,
+                       errors="replace", stdin=subprocess.DEVNULL)
+    streams = tuple(AudioStream(m.group(1), m.group(2).strip()) for m in _AUDIO.finditer(r.stderr))
+    if not streams:
+        raise UserError(f"{path} has no audio stream: give a sound file for --audio")
+    return VideoInfo(path, 0, 0, Fraction(1), 0.0, 0, streams, frames=0)
+
+
 def packet_times(path: str) -> list[float]:
     """Presentation times (seconds, sorted) of the first video stream's packets, by demuxing (no decoding)."""
     r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:v:0",
@@ -323,7 +333,7 @@ def finish(parts: list[str], out: str, fps: Fraction, frames: int, size: tuple[i
         if audio != ["-an"]:
             args += ["-ss", f"{float(start / fps):.6f}", "-i", audio_from.path]
         args += ["-map", "0:v", *audio, "-frames:v", str(frames)]
-        if audio_from is None or start + frames < audio_from.frame_count():
+        if audio_from is None or not audio_from.width or start + frames < audio_from.frame_count():
             args += ["-t", f"{float(frames / fps):.6f}"]
         w, h = size
         if "%" in os.path.basename(out):

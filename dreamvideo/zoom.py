@@ -45,6 +45,20 @@ def start_image(path: str | None, cfg: Config, device) -> torch.Tensor:
     return (0.5 + 0.2 * (torch.rand(1, 3, h, w, generator=g) - 0.5)).to(device)
 
 
+def zoom_animator(cfg: Config, dreamer, fps, count: int):
+    """Animated zoom settings; audio features come from --audio FILE."""
+    from . import audio
+    from .reactive import Animator, needs_audio
+
+    features = None
+    if needs_audio(cfg):
+        if not cfg.audio.file:
+            raise UserError("these settings react to audio: give the soundtrack with --audio FILE")
+        a = cfg.audio
+        features = audio.features(audio.read_audio(a.file), fps, count, attack=a.attack, release=a.release)
+    return Animator(cfg, dreamer, fps, features)
+
+
 def make_zoom(start: str | None, dst: str, cfg: Config, progress_factory=None) -> None:
     """Render the zoom animation into `dst` (MP4, MOV, MKV, WebM, GIF, WebP or a PNG pattern), atomically."""
     from .job import output_format
@@ -64,7 +78,7 @@ def make_zoom(start: str | None, dst: str, cfg: Config, progress_factory=None) -
                    if overlap or name == "body"}
         progress = progress_factory(count + overlap) if progress_factory else None
         try:
-            frames = zoom_frames(dreamer, first, cfg.zoom, fps, count + overlap)
+            frames = zoom_frames(dreamer, first, cfg.zoom, fps, count + overlap, zoom_animator(cfg, dreamer, fps, count))
             for i, frame in looped(frames, count, overlap) if overlap else enumerate(frames):
                 is_head = overlap and i < overlap
                 writers["head" if is_head else "body"].write(images.to_uint8(frame)[0])
@@ -76,6 +90,7 @@ def make_zoom(start: str | None, dst: str, cfg: Config, progress_factory=None) -
             for wr in writers.values():
                 wr.abort()
             raise
-        video.finish([head, body] if overlap else [body], dst, fps, count, (w, h))
+        soundtrack = video.audio_info(cfg.audio.file) if cfg.audio.file else None
+        video.finish([head, body] if overlap else [body], dst, fps, count, (w, h), soundtrack)
     finally:
         shutil.rmtree(work, ignore_errors=True)

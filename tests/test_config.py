@@ -38,7 +38,9 @@ def test_precedence_and_types(tmp_path):
 
 @pytest.mark.parametrize("item,msg", [
     ("dream.foo=1", "valid keys are model.name"),
-    ("dream.steps=abc", "not an integer"),
+    ("dream.jitter=abc", "not an integer"),
+    ("dream.steps=abc", "'abc' is not allowed"),
+    ("dream.step_size=0s:1, 2s", "cannot parse keyframes"),
     ("dream.steps=-1", "must be >= 0"),
     ("dream.octave_scale=1", "must be > 1.0"),
     ("dream.normalize=max", "choose one of mean, std"),

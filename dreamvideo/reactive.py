@@ -1,0 +1,72 @@
+"""Per-frame settings: keyframed and audio-reactive values resolved at each frame's time."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+import numpy as np
+
+from . import schedule
+from .config import ANIMATABLE, Config
+
+
+@dataclass(frozen=True)
+class FrameSettings:
+    dream: object  # DreamConfig with numbers for this frame
+    video: object  # VideoConfig
+    zoom: object  # ZoomConfig
+    objective: object  # Objective for this frame
+
+
+def objective_keyframes(spec: str) -> schedule.Keyframes | None:
+    """'0s:mixed4, 30s:mixed6' -> keyframes of objective specs; a plain spec -> None."""
+    return schedule.parse_keyframes(spec, number_values=False) if schedule._KEY.match(spec or "") else None
+
+
+def needs_audio(cfg: Config) -> bool:
+    return any(schedule.parse(_get(cfg, key)).uses_audio for key in ANIMATABLE if isinstance(_get(cfg, key), str))
+
+
+def _get(cfg: Config, key: str):
+    section, name = key.split(".")
+    return getattr(getattr(cfg, section), name)
+
+
+class Animator:
+    """Resolves every animated setting at a frame: time = frame / fps, features[frame - first]."""
+
+    def __init__(self, cfg: Config, dreamer, fps: Fraction, features: dict[str, np.ndarray] | None = None,
+                 first: int = 0):
+        self.cfg, self.dreamer, self.fps, self.features, self.first = cfg, dreamer, float(fps), features, first
+        self.values = {key: schedule.parse(_get(cfg, key)) for key in ANIMATABLE if isinstance(_get(cfg, key), str)}
+        self.specs = objective_keyframes(cfg.objective.spec)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.values or self.specs)
+
+    def _objective(self, t: float):
+        if not self.specs:
+            return self.dreamer.objective
+        times = self.specs.times(self.fps)
+        k = max([i for i, when in enumerate(times) if when <= t] or [0])
+        current = self.dreamer.objective_for(self.specs.keys[k][2])
+        w = min(1.0, (t - times[k]) / self.cfg.objective.crossfade) if k and self.cfg.objective.crossfade > 0 else 1.0
+        if w >= 1.0:
+            return current
+        return (1 - w) * self.dreamer.objective_for(self.specs.keys[k - 1][2]) + w * current
+
+    def at(self, frame: int) -> FrameSettings:
+        t = frame / self.fps
+        feats = {}
+        if self.features is not None:
+            k = min(max(frame - self.first, 0), len(self.features["rms"]) - 1)
+            feats = {name: float(v[k]) for name, v in self.features.items()}
+        sections = {"dream": self.cfg.dream, "video": self.cfg.video, "zoom": self.cfg.zoom}
+        for key, animated in self.values.items():
+            section, name = key.split(".")
+            v = animated.value(t, frame, feats, fps=self.fps) if isinstance(animated, schedule.Keyframes) \
+                else animated.value(t, frame, feats)
+            v = max(1, round(v)) if name == "steps" else max(v, 1.0001) if name == "octave_scale" else max(v, 0.0)
+            sections[section] = replace(sections[section], **{name: v})
+        return FrameSettings(sections["dream"], sections["video"], sections["zoom"], self._objective(t))

@@ -1,0 +1,79 @@
+"""Keyframed and audio-reactive settings in video and zoom modes."""
+import numpy as np
+import pytest
+
+from dreamvideo import config, objectives, video
+from dreamvideo.cli import main
+from dreamvideo.reactive import Animator
+from dreamvideo.runner import make_dreamer
+from dreamvideo.synth import lavfi_clip
+
+FAST = ["--octaves", "2", "--steps", "2"]
+
+
+def frames_of(path):
+    i = video.count_frames(video.probe(path))
+    return list(video.read_frames(i, 0, i.frames))
+
+
+@pytest.fixture(scope="module")
+def swell(tmp_path_factory):
+    """A moving-pattern clip whose soundtrack is silent for 1.2 s, then a loud tone."""
+    path = str(tmp_path_factory.mktemp("reactive") / "swell.mp4")
+    video.run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:duration=2.4",
+                      "-f", "lavfi", "-i", "sine=frequency=220:duration=2.4,volume='if(lt(t,1.2),0,1)':eval=frame",
+                      "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", path], "make swell")
+    return path
+
+
+def test_strength_follows_the_envelope(swell, tmp_path):
+    out = str(tmp_path / "r.mkv")
+    assert main([swell, out, *FAST, "--codec", "ffv1", "--step-size", "0.002 + 0.06*rms"]) == 0
+    src, got = frames_of(swell), frames_of(out)
+    strength = np.array([np.abs(a.astype(float) - b).mean() for a, b in zip(got, src)])
+    quiet, loud = strength[5:28].mean(), strength[35:].mean()
+    assert loud > 1.5 * quiet, (quiet, loud)
+    steady = str(tmp_path / "s.mkv")  # the same without the expression does not swell
+    assert main([swell, steady, *FAST, "--codec", "ffv1", "--step-size", "0.02"]) == 0
+    flat = np.array([np.abs(a.astype(float) - b).mean() for a, b in zip(frames_of(steady), src)])
+    assert flat[35:].mean() < 1.5 * flat[5:28].mean()
+
+
+def test_objective_keyframes_crossfade(tmp_path):
+    cfg = config.load("default", sets=["model.name=tiny", "objective.spec=0s:c2, 2s:c3", "objective.crossfade=1"])
+    dreamer = make_dreamer(cfg)
+    anim = Animator(cfg, dreamer, 25)
+    before, during, after = (anim.at(frame).objective for frame in (25, 62, 80))  # 1 s, 2.5 s, 3.2 s
+    assert before is dreamer.objective_for("c2") and after is dreamer.objective_for("c3")
+    weights = sorted(w for w, _ in during.terms)
+    assert isinstance(during, objectives.Sum) and weights == pytest.approx([0.48, 0.52])
+
+
+def test_schedules_in_lanes_are_evaluated_at_each_lanes_frames(tmp_path):
+    clip = str(tmp_path / "cut.mp4")
+    lavfi_clip(clip, seconds=2.0, cut_at=1.0)
+    args = [clip, "--codec", "ffv1", *FAST, "--step-size", "smooth 0s:0.005, 1.5s:0.04"]
+    one, two = str(tmp_path / "1.mkv"), str(tmp_path / "2.mkv")
+    assert main([args[0], one, *args[1:], "--lanes", "1"]) == 0
+    assert main([args[0], two, *args[1:], "--lanes", "2"]) == 0
+    assert all(np.array_equal(a, b) for a, b in zip(frames_of(one), frames_of(two)))
+
+
+def test_audio_file_drives_zoom_and_becomes_its_soundtrack(swell, tmp_path):
+    music = str(tmp_path / "music.m4a")
+    video.run_ffmpeg(["-f", "lavfi", "-i", "sine=frequency=60:duration=5", "-c:a", "aac", music], "make music")
+    out = str(tmp_path / "z.mp4")
+    assert main(["zoom", out, "--size", "64x64", "--frames", "12", "--fps", "12", "--zoom", "1.2 + 0.8*bass",
+                 "--rotate", "0s:0, 1s:30", "--audio", music, "--octaves", "1", "--steps", "1"]) == 0
+    i = video.count_frames(video.probe(out))
+    assert i.frames == 12 and [a.codec for a in i.audio] == ["aac"] and i.duration < 1.2
+    assert main(["zoom", str(tmp_path / "y.mp4"), "--zoom", "1 + bass", "--frames", "3"]) == 2  # no --audio
+
+
+def test_audio_file_replaces_a_videos_soundtrack(swell, tmp_path):
+    music = str(tmp_path / "music.m4a")
+    video.run_ffmpeg(["-f", "lavfi", "-i", "sine=frequency=330:duration=9", "-c:a", "aac", music], "make music")
+    out = str(tmp_path / "v.mp4")
+    assert main([swell, out, *FAST, "--audio", music, "--frames", "20"]) == 0
+    i = video.count_frames(video.probe(out))
+    assert i.frames == 20 and [a.codec for a in i.audio] == ["aac"] and abs(i.duration - 0.8) < 0.1
