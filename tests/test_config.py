@@ -6,15 +6,18 @@ from dreamvideo import config
 from dreamvideo.errors import UserError
 from dreamvideo.models import MODELS, DreamNet
 from dreamvideo.objectives import parse
+from dreamvideo.reactive import objective_keyframes
 
 
 def test_every_preset_loads_and_its_objective_resolves():
     assert {"default", "preview", "dreamy", "bad_trip", "keras_inception", "dlwp_inception",
-            "inception_mixed3_5"} <= set(config.presets())
+            "inception_mixed3_5", "music_video"} <= set(config.presets())
     for name in config.presets():
         cfg = config.load(name)
         spec = MODELS[cfg.model.name]
-        parse(cfg.objective.spec or spec.default_objective, DreamNet(spec.build(), spec).resolve)
+        keyed = objective_keyframes(cfg.objective.spec)
+        for each in [v for _, _, v in keyed.keys] if keyed else [cfg.objective.spec or spec.default_objective]:
+            parse(each, DreamNet(spec.build(), spec).resolve)
 
 
 def test_recipes():
