@@ -165,8 +165,8 @@ def zoom_frames(dreamer, start: torch.Tensor, zcfg, fps, count: int, animator=No
     for i in range(1, count):
         s = animator.at(i) if animated else None
         z = s.zoom if s else zcfg
-        if (z.zoom, z.rotate) != motion:  # the step flow changes only when the motion does
-            motion, step_flow = (z.zoom, z.rotate), zoom_step_flow(*frame.shape[-2:], z, fps).to(frame.device)
+        if (z.zoom, z.rotate, z.pan) != motion:  # the step flow changes only when the motion does
+            motion, step_flow = (z.zoom, z.rotate, z.pan), zoom_step_flow(*frame.shape[-2:], z, fps).to(frame.device)
         d = s.dream if s else dreamer.cfg.dream
         step_cfg = replace(d, octaves=zcfg.octaves, steps=zcfg.steps if not s or "dream.steps" not in animator.values
                            else d.steps, from_noise=False)

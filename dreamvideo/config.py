@@ -140,8 +140,18 @@ def parse_fps(text: str) -> Fraction:
 
 
 def parse_pair(text: str, what: str, positive: bool = False) -> tuple[float, float] | None:
-    """'x,y' (or 'WxH' when positive) -> two numbers; empty -> None."""
+    """'x,y' (or 'WxH' when positive) -> two numbers; empty -> None. An animated pan 'X ; Y' (each side
+    keyframes or an expression) is checked here and resolved frame by frame (reactive.Animator)."""
     if not text.strip():
+        return None
+    if what == "pan" and ";" in text:
+        from .schedule import parse
+
+        sides = text.split(";")
+        if len(sides) != 2:
+            raise UserError(f"bad pan '{text}': give 'X ; Y', each a number, keyframes or an expression")
+        for side in sides:
+            parse(side)
         return None
     parts = text.lower().replace("x", ",").split(",") if positive else text.split(",")
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+import re
+
 import numpy as np
 
 from . import schedule
@@ -23,8 +25,24 @@ def objective_keyframes(spec: str) -> schedule.Keyframes | None:
     return schedule.parse_keyframes(spec, number_values=False) if schedule._KEY.match(spec or "") else None
 
 
+_WEIGHT = re.compile(r"\[([^\[\]]*)\]")  # "[0.5 + bass]*mixed4": an animated weight in an objective spec
+
+
+def spec_at(spec: str, t: float, frame: int, features: dict, fps: float) -> str:
+    """The spec with each bracketed weight replaced by its value at this moment."""
+    def number(m):
+        a = schedule.parse(m.group(1))
+        v = a.value(t, frame, features, fps=fps) if isinstance(a, schedule.Keyframes) else a.value(t, frame, features)
+        return repr(max(float(v), 0.0))  # weights of terms stay >= 0; subtract with '-' in the spec
+
+    return _WEIGHT.sub(number, spec)
+
+
 def needs_audio(cfg: Config) -> bool:
-    return any(schedule.parse(_get(cfg, key)).uses_audio for key in ANIMATABLE if isinstance(_get(cfg, key), str))
+    texts = [_get(cfg, key) for key in ANIMATABLE if isinstance(_get(cfg, key), str)]
+    texts += _WEIGHT.findall(cfg.objective.spec or "")
+    texts += cfg.zoom.pan.split(";") if ";" in cfg.zoom.pan else []
+    return any(schedule.parse(text).uses_audio for text in texts)
 
 
 def _get(cfg: Config, key: str):
@@ -40,21 +58,36 @@ class Animator:
         self.cfg, self.dreamer, self.fps, self.features, self.first = cfg, dreamer, float(fps), features, first
         self.values = {key: schedule.parse(_get(cfg, key)) for key in ANIMATABLE if isinstance(_get(cfg, key), str)}
         self.specs = objective_keyframes(cfg.objective.spec)
+        if ";" in cfg.zoom.pan:  # an animated pan: 'X ; Y'
+            self.pan = [schedule.parse(side) for side in cfg.zoom.pan.split(";")]
+
+    pan: list | None = None
 
     @property
     def active(self) -> bool:
-        return bool(self.values or self.specs)
+        return bool(self.values or self.specs or self.pan or _WEIGHT.search(self.cfg.objective.spec or ""))
 
-    def _objective(self, t: float):
+    def _value(self, animated, t: float, frame: int, feats: dict) -> float:
+        if isinstance(animated, schedule.Keyframes):
+            return animated.value(t, frame, feats, fps=self.fps)
+        return animated.value(t, frame, feats)
+
+    def _one(self, spec: str, t: float, frame: int, feats: dict):
+        if "[" not in spec:
+            return self.dreamer.objective_for(spec)  # cached
+        return self.dreamer.objective_for(spec_at(spec, t, frame, feats, self.fps), cache=False)
+
+    def _objective(self, t: float, frame: int, feats: dict):
         if not self.specs:
-            return self.dreamer.objective
+            return self._one(self.cfg.objective.spec, t, frame, feats) if "[" in (self.cfg.objective.spec or "") \
+                else self.dreamer.objective
         times = self.specs.times(self.fps)
         k = max([i for i, when in enumerate(times) if when <= t] or [0])
-        current = self.dreamer.objective_for(self.specs.keys[k][2])
+        current = self._one(self.specs.keys[k][2], t, frame, feats)
         w = min(1.0, (t - times[k]) / self.cfg.objective.crossfade) if k and self.cfg.objective.crossfade > 0 else 1.0
         if w >= 1.0:
             return current
-        return (1 - w) * self.dreamer.objective_for(self.specs.keys[k - 1][2]) + w * current
+        return (1 - w) * self._one(self.specs.keys[k - 1][2], t, frame, feats) + w * current
 
     def at(self, frame: int) -> FrameSettings:
         t = frame / self.fps
@@ -63,10 +96,12 @@ class Animator:
             k = min(max(frame - self.first, 0), len(self.features["rms"]) - 1)
             feats = {name: float(v[k]) for name, v in self.features.items()}
         sections = {"dream": self.cfg.dream, "video": self.cfg.video, "zoom": self.cfg.zoom}
+        if self.pan:
+            x, y = (self._value(side, t, frame, feats) for side in self.pan)
+            sections["zoom"] = replace(sections["zoom"], pan=f"{x},{y}")
         for key, animated in self.values.items():
             section, name = key.split(".")
-            v = animated.value(t, frame, feats, fps=self.fps) if isinstance(animated, schedule.Keyframes) \
-                else animated.value(t, frame, feats)
+            v = self._value(animated, t, frame, feats)
             v = max(1, round(v)) if name == "steps" else max(v, 1.0001) if name == "octave_scale" else max(v, 0.0)
             sections[section] = replace(sections[section], **{name: v})
-        return FrameSettings(sections["dream"], sections["video"], sections["zoom"], self._objective(t))
+        return FrameSettings(sections["dream"], sections["video"], sections["zoom"], self._objective(t, frame, feats))

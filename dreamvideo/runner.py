@@ -36,12 +36,14 @@ class Dreamer:
         """[B,3,H,W] in [0,1] on self.device -> dreamed, same shape."""
         return engine.dream(self.net, objective or self.objective, x, dream_cfg or self.cfg.dream, generator, progress)
 
-    def objective_for(self, spec: str) -> objectives.Objective:
-        """The objective for a spec (cached): keyframed objectives switch between several."""
-        cache = self.__dict__.setdefault("_objectives", {})
-        if spec not in cache:
-            cache[spec] = objectives.parse(spec, self.net.resolve, self.cfg.objective.border, self.guide)
-        return cache[spec]
+    def objective_for(self, spec: str, cache: bool = True) -> objectives.Objective:
+        """The objective for a spec (cached unless told): keyframed objectives switch between several."""
+        if not cache:
+            return objectives.parse(spec, self.net.resolve, self.cfg.objective.border, self.guide)
+        memo = self.__dict__.setdefault("_objectives", {})
+        if spec not in memo:
+            memo[spec] = objectives.parse(spec, self.net.resolve, self.cfg.objective.border, self.guide)
+        return memo[spec]
 
     def steps_for(self, h: int, w: int, dream_cfg=None) -> int:
         d = dream_cfg or self.cfg.dream
@@ -60,15 +62,14 @@ def make_dreamer(cfg: Config) -> Dreamer:
             with torch.no_grad():
                 return net(g, [layer])[layer][0]
 
-    from .reactive import objective_keyframes
+    from .reactive import objective_keyframes, spec_at
 
     spec = cfg.objective.spec or net.spec.default_objective
     keyed = objective_keyframes(spec)
-    if keyed:  # keyframed objectives: the first one until the animation says otherwise
-        for _, _, each in keyed.keys:
-            objectives.parse(each, net.resolve, cfg.objective.border, guide)  # every spec checked up front
-        spec = keyed.keys[0][2]
-    objective = objectives.parse(spec, net.resolve, cfg.objective.border, guide)
+    specs = [each for _, _, each in keyed.keys] if keyed else [spec]
+    for each in specs:  # every spec checked up front, animated weights at t = 0
+        objectives.parse(spec_at(each, 0.0, 0, {}, 1.0), net.resolve, cfg.objective.border, guide)
+    objective = objectives.parse(spec_at(specs[0], 0.0, 0, {}, 1.0), net.resolve, cfg.objective.border, guide)
     return Dreamer(net, objective, cfg, device, guide)
 
 

@@ -77,3 +77,23 @@ def test_audio_file_replaces_a_videos_soundtrack(swell, tmp_path):
     assert main([swell, out, *FAST, "--audio", music, "--frames", "20"]) == 0
     i = video.count_frames(video.probe(out))
     assert i.frames == 20 and [a.codec for a in i.audio] == ["aac"] and abs(i.duration - 0.8) < 0.1
+
+
+def test_objective_weights_follow_expressions():
+    cfg = config.load("default", sets=["model.name=tiny", "objective.spec=[2*t]*c2 + [hold 0s:1, 1s:3]*c3"])
+    dreamer = make_dreamer(cfg)
+    anim = Animator(cfg, dreamer, 10)
+    assert anim.active
+    weights = lambda frame: [w for w, _ in anim.at(frame).objective.terms]
+    assert weights(0) == [0.0, 1.0] and weights(5) == pytest.approx([1.0, 1.0]) and weights(15) == pytest.approx([3.0, 3.0])
+    with pytest.raises(Exception, match="not allowed"):
+        make_dreamer(config.load("default", sets=["model.name=tiny", "objective.spec=[open(1)]*c2"]))
+
+
+def test_animated_pan():
+    cfg = config.load("default", sets=["model.name=tiny", "objective.spec=c2", "zoom.pan=0s:0, 1s:40 ; 2*t"])
+    anim = Animator(cfg, make_dreamer(cfg), 10)
+    assert anim.at(5).zoom.pan == "20.0,1.0" and anim.at(20).zoom.pan == "40.0,4.0"
+    assert config.load("default", sets=["zoom.pan=3,4"]).zoom.pan == "3,4"
+    with pytest.raises(Exception, match="bad pan"):
+        config.load("default", sets=["zoom.pan=1;2;3"])
