@@ -128,7 +128,7 @@ def main():
     print(f"device: {device.type} ({name}); torch {torch.__version__}")
     print(f"work: efficientnet_lite0 {args.layer}, {args.batch}x{args.size}x{args.size}, "
           f"{args.octaves} octaves x {args.scale}, {args.steps} steps")
-    print(f"| measure | value |\n|---|---|")
+    print("| measure | value |\n|---|---|")
     print(f"| ours: seconds per image | {ours / args.batch:.3f} |")
     print(f"| reference loop: seconds per image | {ref / args.batch:.3f} |")
     print(f"| speed-up over reference (median of {args.repeats} alternating pairs) | {ratio:.2f}x |")

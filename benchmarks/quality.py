@@ -12,7 +12,6 @@ import tempfile
 import time
 from fractions import Fraction
 
-import numpy as np
 import torch
 
 from dreamvideo import config, metrics, synth, video

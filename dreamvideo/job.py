@@ -11,13 +11,12 @@ import os
 import queue
 import shutil
 import threading
-from fractions import Fraction
 
 import numpy as np
 import torch
 
 from . import lanes as plan
-from . import video
+from . import mux, video
 from .animate import Carry, FrameIn, VideoDreamer, prepare_flows
 from .config import Config, to_toml
 from .errors import UserError
@@ -317,10 +316,10 @@ class Job:
                 parts.append(self._crossfade(chunks[lane.number - 1][-1], chunks[lane.number][0]))
             parts += [self.work.file(c.name + self.chunk_ext) for c in chunks[lane.number] if c.kind == "video"]
         if self.cfg.audio.file:  # a replacement soundtrack, from the output's first frame, cut to its length
-            video.finish(parts, self.dst, self.fps, self.count, self.size, video.audio_info(self.cfg.audio.file))
+            mux.finish(parts, self.dst, self.fps, self.count, self.size, video.audio_info(self.cfg.audio.file))
             return
         audio = self.info if self.cfg.video.audio else None
-        video.finish(parts, self.dst, self.fps, self.count, self.size, audio, self.start)
+        mux.finish(parts, self.dst, self.fps, self.count, self.size, audio, self.start)
 
     def _crossfade(self, tail: plan.Chunk, head: plan.Chunk) -> str:
         """Encode the overlap of two lanes as a dissolve from the earlier lane to the later one."""

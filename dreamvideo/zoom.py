@@ -7,7 +7,7 @@ import tempfile
 
 import torch
 
-from . import images, video
+from . import images, mux, video
 from .animate import looped, zoom_frames
 from .config import Config, parse_fps, parse_pair
 from .errors import UserError
@@ -91,6 +91,6 @@ def make_zoom(start: str | None, dst: str, cfg: Config, progress_factory=None) -
                 wr.abort()
             raise
         soundtrack = video.audio_info(cfg.audio.file) if cfg.audio.file else None
-        video.finish([head, body] if overlap else [body], dst, fps, count, (w, h), soundtrack)
+        mux.finish([head, body] if overlap else [body], dst, fps, count, (w, h), soundtrack)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -3,7 +3,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from dreamvideo import audio, video
+from dreamvideo import audio
 from dreamvideo.cli import main
 from dreamvideo.errors import UserError
 from dreamvideo.images import read_image

@@ -9,7 +9,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
 
 from dreamvideo import animate, config, video
 from dreamvideo.cli import main

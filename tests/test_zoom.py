@@ -4,9 +4,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
 
-from dreamvideo import config, flow, metrics, video
+from dreamvideo import config, metrics, video
 from dreamvideo.animate import zoom_step_flow
 from dreamvideo.cli import main
 from dreamvideo.images import write_image
