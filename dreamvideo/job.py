@@ -228,6 +228,7 @@ class Job:
         self.start, self.count = frame_range(info, cfg)
         self.chunk_ext, self.encoding = output_format(dst, cfg.video.codec)
         self.work = WorkDir(dst, identity(src, dst, cfg))
+        self.work.manifest.setdefault("settings", to_toml(cfg))  # for the person looking at the folder
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
 

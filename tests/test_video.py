@@ -175,6 +175,7 @@ def test_kill_and_resume_gives_the_same_frames(clips, tmp_path):
     assert not os.path.exists(out)
     done = json.load(open(manifest))["done"]
     assert 3 <= len(done) < 10
+    assert "[dream]" in json.load(open(manifest))["settings"]
     assert main([args[0], out, *args[1:]]) == 0
     a, b = frames_of(whole), frames_of(out)
     assert len(a) == len(b) == 50 and all(np.array_equal(x, y) for x, y in zip(a, b))

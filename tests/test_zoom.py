@@ -111,3 +111,14 @@ def test_unreadable_start_image(tmp_path, capsys):
     assert "cannot decode" in capsys.readouterr().err
     assert main(["zoom", str(tmp_path / "missing.jpg"), str(tmp_path / "o.mp4")]) == 2
     assert sorted(os.listdir(tmp_path)) == ["bad.jpg"]
+
+
+def test_same_seed_same_animation(tmp_path):
+    runs = {}
+    for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
+        out = str(tmp_path / f"{name}.mkv")
+        assert main(["zoom", out, "--size", "48x48", "--frames", "4", "--seed", seed, "--codec", "ffv1",
+                     "--octaves", "1", "--steps", "2", "--rotate", "20", "--center", "20,30"]) == 0
+        runs[name] = frames_of(out)[1]
+    assert all(np.array_equal(x, y) for x, y in zip(runs["a"], runs["b"]))
+    assert not np.array_equal(runs["a"][-1], runs["c"][-1])
