@@ -31,8 +31,7 @@ _WEIGHT = re.compile(r"\[([^\[\]]*)\]")  # "[0.5 + bass]*mixed4": an animated we
 def spec_at(spec: str, t: float, frame: int, features: dict, fps: float) -> str:
     """The spec with each bracketed weight replaced by its value at this moment."""
     def number(m):
-        a = schedule.parse(m.group(1))
-        v = a.value(t, frame, features, fps=fps) if isinstance(a, schedule.Keyframes) else a.value(t, frame, features)
+        v = schedule.parse(m.group(1)).value(t, frame, features, fps)
         return repr(max(float(v), 0.0))  # weights of terms stay >= 0; subtract with '-' in the spec
 
     return _WEIGHT.sub(number, spec)
@@ -58,19 +57,12 @@ class Animator:
         self.cfg, self.dreamer, self.fps, self.features, self.first = cfg, dreamer, float(fps), features, first
         self.values = {key: schedule.parse(_get(cfg, key)) for key in ANIMATABLE if isinstance(_get(cfg, key), str)}
         self.specs = objective_keyframes(cfg.objective.spec)
-        if ";" in cfg.zoom.pan:  # an animated pan: 'X ; Y'
-            self.pan = [schedule.parse(side) for side in cfg.zoom.pan.split(";")]
-
-    pan: list | None = None
+        animated_pan = ";" in cfg.zoom.pan  # 'X ; Y'
+        self.pan = [schedule.parse(side) for side in cfg.zoom.pan.split(";")] if animated_pan else None
 
     @property
     def active(self) -> bool:
         return bool(self.values or self.specs or self.pan or _WEIGHT.search(self.cfg.objective.spec or ""))
-
-    def _value(self, animated, t: float, frame: int, feats: dict) -> float:
-        if isinstance(animated, schedule.Keyframes):
-            return animated.value(t, frame, feats, fps=self.fps)
-        return animated.value(t, frame, feats)
 
     def _one(self, spec: str, t: float, frame: int, feats: dict):
         if "[" not in spec:
@@ -97,11 +89,11 @@ class Animator:
             feats = {name: float(v[k]) for name, v in self.features.items()}
         sections = {"dream": self.cfg.dream, "video": self.cfg.video, "zoom": self.cfg.zoom}
         if self.pan:
-            x, y = (self._value(side, t, frame, feats) for side in self.pan)
+            x, y = (side.value(t, frame, feats, self.fps) for side in self.pan)
             sections["zoom"] = replace(sections["zoom"], pan=f"{x},{y}")
         for key, animated in self.values.items():
             section, name = key.split(".")
-            v = self._value(animated, t, frame, feats)
+            v = animated.value(t, frame, feats, self.fps)
             v = max(1, round(v)) if name == "steps" else max(v, 1.0001) if name == "octave_scale" else max(v, 0.0)
             sections[section] = replace(sections[section], **{name: v})
         return FrameSettings(sections["dream"], sections["video"], sections["zoom"], self._objective(t, frame, feats))

@@ -1,7 +1,7 @@
 """Library entry points shared by the commands: device and model set-up, and dreaming one image."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -30,6 +30,7 @@ class Dreamer:
     device: torch.device
 
     guide: Callable | None = None
+    _objectives: dict = field(default_factory=dict)  # spec -> Objective, for keyframed objectives
 
     def dream(self, x: torch.Tensor, generator=None, progress: Callable[[int], None] | None = None,
               dream_cfg=None, objective=None) -> torch.Tensor:
@@ -40,10 +41,9 @@ class Dreamer:
         """The objective for a spec (cached unless told): keyframed objectives switch between several."""
         if not cache:
             return objectives.parse(spec, self.net.resolve, self.cfg.objective.border, self.guide)
-        memo = self.__dict__.setdefault("_objectives", {})
-        if spec not in memo:
-            memo[spec] = objectives.parse(spec, self.net.resolve, self.cfg.objective.border, self.guide)
-        return memo[spec]
+        if spec not in self._objectives:
+            self._objectives[spec] = objectives.parse(spec, self.net.resolve, self.cfg.objective.border, self.guide)
+        return self._objectives[spec]
 
     def steps_for(self, h: int, w: int, dream_cfg=None) -> int:
         d = dream_cfg or self.cfg.dream

@@ -29,7 +29,8 @@ class Animated:
     text: str
     uses_audio = False
 
-    def value(self, t: float, frame: int, features: Mapping[str, float] = {}) -> float:
+    def value(self, t: float, frame: int, features: Mapping[str, float] = {}, fps: float = 25.0) -> float:
+        """The value at t seconds (frame number `frame`, frame rate `fps` for keyframes given in frames)."""
         raise NotImplementedError
 
 
@@ -37,7 +38,7 @@ class Constant(Animated):
     def __init__(self, text: str, number: float):
         self.text, self.number = text, number
 
-    def value(self, t, frame, features={}):
+    def value(self, t, frame, features={}, fps=25.0):
         return self.number
 
 
@@ -102,7 +103,7 @@ class Expression(Animated):
         raise UserError(f"'{self.text}' at position {where}: {what} is not allowed; use numbers, + - * / **, "
                         f"the names {', '.join(NAMES)} and {', '.join(FUNCTIONS)}()")
 
-    def value(self, t, frame, features={}):
+    def value(self, t, frame, features={}, fps=25.0):
         return float(self._eval(self.tree, {**features, "t": t}))
 
     def _eval(self, node, env):
