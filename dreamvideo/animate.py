@@ -56,6 +56,9 @@ class VideoDreamer:
         self.dreamer, self.animator = dreamer, animator if animator is not None and animator.active else None
         cfg = dreamer.cfg
         self.fixed = FrameSettings(cfg.dream, video_cfg, cfg.zoom, dreamer.objective)
+        # On CPU each lane is dreamed alone: batching gains little there, and some kernels round differently
+        # for a batch, which DeepDream would grow into frames that differ from a 1-lane render.
+        self.one_by_one = engine.microbatch_size(cfg.dream, torch.empty(0, device=dreamer.device)) == 1
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a)[None].to(self.dreamer.device)
@@ -70,11 +73,12 @@ class VideoDreamer:
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames and the new carries."""
-        if self.animator is None:
+        if self.animator is None and not self.one_by_one:
             return self._step(self.fixed, items, carries)
         frames, new = [], []
-        for item, carry in zip(items, carries):  # each lane at its own time
-            (f,), (c,) = self._step(self.animator.at(item.index), [item], [carry])
+        for item, carry in zip(items, carries):  # each lane at its own time, or alone
+            s = self.animator.at(item.index) if self.animator else self.fixed
+            (f,), (c,) = self._step(s, [item], [carry])
             frames.append(f)
             new.append(c)
         return frames, new
@@ -176,11 +180,14 @@ def zoom_frames(dreamer, start: torch.Tensor, zcfg, fps, count: int, animator=No
         yield frame
 
 
-def looped(frames, count: int, overlap: int):
+def looped(frames, count: int, overlap: int, progress=None):
     """Make `count` frames loop from `count + overlap` rendered ones: the first `overlap` frames are crossfaded
-    from the frames that follow the last one, so frame count-1 leads into frame 0 like any two neighbours."""
+    from the frames that follow the last one, so frame count-1 leads into frame 0 like any two neighbours.
+    `progress(1)` is told of each rendered frame, the held head included."""
     head = []
     for i, f in enumerate(frames):
+        if progress:
+            progress(1)
         if i < overlap:
             head.append(f.cpu())
         elif i < count:

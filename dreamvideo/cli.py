@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
+import tempfile
 
 from .errors import UserError
 
@@ -12,7 +14,7 @@ FLAG_KEYS = {
     "model": "model.name", "weights": "model.weights", "objective": "objective.spec",
     "octaves": "dream.octaves", "octave_scale": "dream.octave_scale", "steps": "dream.steps",
     "step_size": "dream.step_size", "jitter": "dream.jitter",
-    "seed": "run.seed", "width": "run.width", "device": "run.device",
+    "seed": "run.seed", "width": "run.width", "device": "run.device", "threads": "run.threads",
 }
 VIDEO_FLAG_KEYS = {
     "frames": "video.frames", "lanes": "video.lanes", "flow": "video.flow", "blend": "video.blend",
@@ -24,23 +26,38 @@ ZOOM_FLAG_KEYS = {
     "rotate": "zoom.rotate", "pan": "zoom.pan", "center": "zoom.center", "codec": "video.codec",
     "audio": "audio.file",
 }
-PREVIEW = {"run.width": "320", "video.duration": "3", "dream.octaves": "2", "dream.steps": "5"}
+PREVIEW = {"run.width": "320", "video.duration": "3"}  # smaller and shorter, dreamed with the same settings
+
+
+def default(key: str) -> str:
+    """A setting's default (the default preset) for help texts."""
+    from .config import load
+
+    section, name = key.split(".")
+    return f" (default: {getattr(getattr(load(), section), name)!s})"
 
 
 def add_dream_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("dreaming")
     g.add_argument("--model", metavar="NAME", help="network (see `dreamvideo models`); default efficientnet_lite0")
     g.add_argument("--objective", metavar="SPEC", help='what to amplify, e.g. "blocks.10" or "0.5*mixed4 + 1.5*mixed5"')
-    g.add_argument("--octaves", metavar="N")
-    g.add_argument("--octave-scale", metavar="F")
-    g.add_argument("--steps", metavar="N", help="gradient steps per octave")
-    g.add_argument("--step-size", metavar="F", help="step in [0,1] image units after normalization")
-    g.add_argument("--jitter", metavar="PX", help="max random roll per step")
-    g.add_argument("--seed", metavar="N")
-    g.add_argument("--width", metavar="PX", help="resize the input to this width, keeping the aspect ratio")
+    g.add_argument("--octaves", metavar="N", help="image scales dreamed, coarse to fine" + default("dream.octaves"))
+    g.add_argument("--octave-scale", metavar="F", help="size ratio between octaves" + default("dream.octave_scale"))
+    g.add_argument("--steps", metavar="N", help="gradient steps per octave" + default("dream.steps"))
+    g.add_argument("--step-size", metavar="F", help="step in [0,1] image units after normalization"
+                   + default("dream.step_size"))
+    g.add_argument("--jitter", metavar="PX", help="max random roll per step" + default("dream.jitter"))
+    g.add_argument("--seed", metavar="N", help="0 to 4294967295" + default("run.seed"))
+    g.add_argument("--width", metavar="PX", help="resize the input to this width, keeping the aspect ratio "
+                   "(default: the input's width)")
     g.add_argument("--weights", metavar="PATH", help="state-dict file for the model")
-    g.add_argument("--device", metavar="cpu|cuda|auto")
-    g.add_argument("--preset", default="default", metavar="NAME", help="settings preset from configs/ (default: default)")
+    g.add_argument("--device", metavar="cpu|cuda|auto", help="default: auto (cuda when PyTorch sees a GPU)")
+    g.add_argument("--threads", metavar="N", help="CPU threads for the network and optical flow (default: the "
+                   "cores that other programs leave idle)")
+    from .config import presets
+
+    g.add_argument("--preset", default="default", metavar="NAME", choices=presets(),
+                   help=f"settings preset: {', '.join(presets())} (default: default)")
     g.add_argument("--config", metavar="FILE", help="TOML settings file (same tables as the presets)")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting, e.g. dream.smooth=1")
     g.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -52,13 +69,15 @@ def add_video_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--frames", metavar="N", help="render N frames")
     g.add_argument("--duration", metavar="T", help="render T (seconds, or mm:ss)")
     g.add_argument("--lanes", metavar="N|auto", help="segments dreamed in lockstep as one batch (default 1)")
-    g.add_argument("--flow", metavar="dis|farneback|none", help="optical flow for temporal coherence (default dis)")
-    g.add_argument("--blend", metavar="F", help="weight of the carried dream on later frames (default 1)")
-    g.add_argument("--crf", metavar="N", help="H.264 quality, lower is better (default 18)")
-    g.add_argument("--codec", metavar="NAME", help="ffmpeg video codec, e.g. prores_ks (.mov), ffv1 (.mkv)")
-    g.add_argument("--encoder-preset", metavar="NAME", help="x264 speed preset (default medium)")
+    g.add_argument("--flow", metavar="dis|farneback|none", help="optical flow for temporal coherence" + default("video.flow"))
+    g.add_argument("--blend", metavar="F", help="weight of the carried dream on later frames" + default("video.blend"))
+    g.add_argument("--crf", metavar="N", help="H.264/H.265/VP9 quality 0-51, lower is better" + default("video.crf"))
+    g.add_argument("--codec", metavar="NAME", help="video codec: libx264 (h264), libx265 (h265), libvpx-vp9 (vp9), "
+                   "prores_ks (.mov), ffv1 (.mkv) (default: by the output's extension)")
+    g.add_argument("--encoder-preset", metavar="NAME", help="x264/x265 speed preset" + default("video.preset"))
     g.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
-    g.add_argument("--preview", action="store_true", help="first 3 s at width 320 with 2 octaves x 5 steps")
+    g.add_argument("--preview", action="store_true", help="the first 3 s at width 320, dreamed with the same settings; "
+                   "for one full-size still, give an image as the output (e.g. still.png)")
     g.add_argument("--audio", metavar="FILE", help="soundtrack to react to and to write instead of the input's")
 
 
@@ -109,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("audio", help=text, description=text)
     s.add_argument("input", help="a video, or an audio file")
     s.add_argument("--plot", metavar="PNG", required=True, help="where to draw the features")
-    s.add_argument("--fps", metavar="F", default=None, help="frame rate for an audio file (default 24)")
+    s.add_argument("--fps", metavar="F", default=None, help="frame rate for an audio file, 1 to 1000 (default 24)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing plot")
     sub.add_parser("models", help="list the models and whether their weights are available offline")
     s = sub.add_parser("layers", help="list a model's dreamable layers with their output shapes")
     s.add_argument("model")
@@ -125,6 +145,8 @@ def resolve_config(args):
         overrides.update(PREVIEW)
     extra = ZOOM_FLAG_KEYS if args.command == "zoom" else VIDEO_FLAG_KEYS
     flags = {key: getattr(args, flag, None) for flag, key in {**FLAG_KEYS, **extra}.items()}
+    if flags.get("run.width") is not None and flags["run.width"].strip() == "0":
+        raise UserError("--width 0: give a width of at least 16 pixels, or leave --width out to keep the input's size")
     if getattr(args, "loop", False):
         flags["zoom.loop"] = "true"
     overrides.update({k: v for k, v in flags.items() if v is not None})
@@ -138,23 +160,32 @@ def resolve_config(args):
     return config.load(args.preset, args.config, args.set, overrides)
 
 
-def check_paths(src: str | None, dst: str, overwrite: bool, extensions: tuple[str, ...], kind: str) -> None:
-    """Refuse bad input/output paths before any work is done (src None: there is no input file)."""
-    if src is not None and not os.path.exists(src):
+def check_input(src: str) -> None:
+    if not os.path.exists(src):
         raise UserError(f"input not found: {src}")
-    if src is not None and (not os.path.isfile(src) or not os.access(src, os.R_OK)):
+    if not os.path.isfile(src) or not os.access(src, os.R_OK):
         raise UserError(f"input is not a readable file: {src}")
-    ext = os.path.splitext(dst)[1].lower()
-    if ext not in extensions:
-        raise UserError(f"unknown output extension '{ext or dst}' for {kind}: use one of {', '.join(extensions)}")
+
+
+def check_output(dst: str, existing: list[str], overwrite: bool, inputs: list[str] = ()) -> None:
+    """Refuse an output that cannot be written, or that would replace an input or (without --overwrite) any
+    file, before any work is done. `existing`: the files the output would replace."""
+    if os.path.isdir(dst):
+        raise UserError(f"output is a folder: {dst}; give a file name inside it")
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         raise UserError(f"output folder does not exist: {folder}")
-    if os.path.exists(dst):
-        if src is not None and os.path.samefile(src, dst):
-            raise UserError("output is the input file: choose another output name")
-        if not overwrite:
-            raise UserError(f"output exists: {dst} (add --overwrite to replace it)")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise UserError(f"cannot write to the output folder {folder} ({e.strerror}): choose another folder") from None
+    for path in existing:
+        for src in filter(None, inputs):
+            if os.path.exists(src) and os.path.samefile(src, path):
+                raise UserError(f"the output would replace the input {src}: choose another output name")
+    if existing and not overwrite:
+        what = existing[0] if len(existing) == 1 else f"{len(existing)} files such as {existing[0]}"
+        raise UserError(f"output exists: {what} (add --overwrite to replace it)")
 
 
 def progress_bar(desc: str, unit: str = "step"):
@@ -163,21 +194,28 @@ def progress_bar(desc: str, unit: str = "step"):
     bars = []
 
     def factory(total: int):
-        bars.append(tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True))
+        bars.append(tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, smoothing=0.1))
         return bars[-1].update
 
     return factory, bars
 
 
-def save_settings(dst: str, cfg) -> None:
+def save_settings(path: str, what: str, cfg) -> None:
+    """The resolved settings as TOML beside the output (written atomically)."""
     from .config import to_toml
 
-    with open(dst + ".toml", "w", encoding="utf-8") as f:
-        f.write("# dreamvideo settings for " + os.path.basename(dst) + "; rerun with --config this file\n")
-        f.write(to_toml(cfg))
+    tmp = f"{path}.part{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(f"# dreamvideo settings for {os.path.basename(what)}; rerun with --config this file\n")
+            f.write(to_toml(cfg))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
-def render(work, out: str, cfg, desc: str, unit: str) -> int:
+def render(work, out: str, settings: str, cfg, desc: str, unit: str) -> int:
     """Run work(progress_factory) with a progress bar, then save the settings beside the output."""
     factory, bars = progress_bar(desc, unit)
     try:
@@ -185,59 +223,105 @@ def render(work, out: str, cfg, desc: str, unit: str) -> int:
     finally:
         for b in bars:
             b.close()
-    save_settings(out.replace("%", "") if "%" in os.path.basename(out) else out, cfg)
+    save_settings(settings, out, cfg)
     print(f"wrote {out}")
     return 0
 
 
-def is_sequence(out: str) -> bool:
-    """A numbered PNG pattern such as frames/%05d.png; a plain .png is refused for animations."""
-    if not out.lower().endswith(".png"):
-        return False
-    if "%" not in os.path.basename(out):
-        raise UserError("a .png animation output must be a numbered pattern such as frames/%05d.png")
-    return True
+def apply_threads(cfg) -> None:
+    """CPU threads for torch and OpenCV: run.threads, or the cores other programs leave idle (a busy core
+    shared with a spinning OpenMP thread slows every step several times over)."""
+    import cv2
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = cfg.run.threads or max(1, min(cores, round(cores - os.getloadavg()[0])))
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+
+
+def warn_no_sound(spec, src: str | None, cfg) -> None:
+    """GIF, WebP and PNG sequences hold no sound: say so when there was some to keep."""
+    if spec.keeps_audio or not (cfg.audio.file or (src and cfg.video.audio)):
+        return
+    from . import video
+
+    if cfg.audio.file or video.probe(src).audio:
+        print(f"dreamvideo: note: {spec.ext} output holds no sound; the soundtrack is not written "
+              f"(use .mp4, .mov, .mkv or .webm to keep it)", file=sys.stderr)
 
 
 def cmd_image(args) -> int:
     from .images import IMAGE_EXTENSIONS
 
-    check_paths(args.input, args.output, args.overwrite, IMAGE_EXTENSIONS, "an image")
+    check_input(args.input)
+    ext = os.path.splitext(args.output)[1].lower()
+    if ext not in IMAGE_EXTENSIONS:
+        raise UserError(f"{args.input} is a still image, so the output must be an image "
+                        f"({', '.join(IMAGE_EXTENSIONS)}); for an animation from it use `dreamvideo zoom {args.input} "
+                        f"{args.output}`")
+    check_output(args.output, [args.output] if os.path.lexists(args.output) else [], args.overwrite, [args.input])
     cfg = resolve_config(args)
+    apply_threads(cfg)
     from .runner import dream_image
 
-    return render(lambda progress: dream_image(args.input, args.output, cfg, progress), args.output, cfg,
-                  "dreaming", "step")
+    return render(lambda progress: dream_image(args.input, args.output, cfg, progress), args.output,
+                  args.output + ".toml", cfg, "dreaming", "step")
 
 
 def cmd_video(args) -> int:
-    from .video import VIDEO_EXTENSIONS
+    from .images import is_image_path
+    from .output import ANIMATIONS, output_spec
 
-    sequence = is_sequence(args.output)
-    check_paths(args.input, args.output, args.overwrite or sequence, VIDEO_EXTENSIONS + (".png",) * sequence, "a video")
+    check_input(args.input)
+    ext = os.path.splitext(args.output)[1].lower()
+    if is_image_path(args.output) and ext not in ANIMATIONS and "%" not in os.path.basename(args.output):
+        return cmd_still(args)
     cfg = resolve_config(args)
+    spec = output_spec(args.output, cfg.video.codec, cfg.video.crf, cfg.video.preset)
+    check_output(args.output, spec.existing(), args.overwrite, [args.input, cfg.audio.file])
+    warn_no_sound(spec, args.input, cfg)
+    apply_threads(cfg)
     from .job import dream_video
 
-    return render(lambda progress: dream_video(args.input, args.output, cfg, progress), args.output, cfg,
-                  "dreaming", "frame")
+    return render(lambda progress: dream_video(args.input, args.output, cfg, progress), args.output,
+                  spec.settings_path, cfg, "dreaming", "frame")
+
+
+def cmd_still(args) -> int:
+    """One frame of a video (at --start), dreamed at full size as a keyframe of the video would be."""
+    check_output(args.output, [args.output] if os.path.lexists(args.output) else [], args.overwrite, [args.input])
+    cfg = resolve_config(args)
+    apply_threads(cfg)
+    from .runner import dream_still
+
+    return render(lambda progress: dream_still(args.input, args.output, cfg, progress), args.output,
+                  args.output + ".toml", cfg, "dreaming", "step")
 
 
 def cmd_zoom(args) -> int:
-    from .video import VIDEO_EXTENSIONS
+    from .output import output_spec, sequence_regex
 
     if len(args.paths) > 2:
         raise UserError("zoom takes at most two paths: [START_IMAGE] OUTPUT")
     start, out = (args.paths[0], args.paths[1]) if len(args.paths) == 2 else (None, args.paths[0])
-    sequence = is_sequence(out)
-    check_paths(start, out, args.overwrite or sequence, VIDEO_EXTENSIONS + (".png",) * sequence, "an animation")
+    if start:
+        check_input(start)
+    cfg = resolve_config(args)
+    spec = output_spec(out, cfg.video.codec, cfg.video.crf, cfg.video.preset)
+    if start and spec.kind == "sequence" and sequence_regex(out).match(os.path.basename(start)) and \
+            os.path.samefile(os.path.dirname(os.path.abspath(start)), os.path.dirname(os.path.abspath(out))):
+        raise UserError(f"the start image {start} is named like a frame of {out}: move it, or write the frames elsewhere")
+    check_output(out, spec.existing(), args.overwrite, [start, cfg.audio.file])
     if start:
         from .images import read_image
 
         read_image(start)  # unreadable start image: fail before loading the model
-    cfg = resolve_config(args)
+    apply_threads(cfg)
     from .zoom import make_zoom
 
-    return render(lambda progress: make_zoom(start, out, cfg, progress), out, cfg, "zooming", "frame")
+    return render(lambda progress: make_zoom(start, out, cfg, progress), out, spec.settings_path, cfg,
+                  "zooming", "frame")
 
 
 def cmd_dream(args) -> int:
@@ -250,7 +334,10 @@ def cmd_audio(args) -> int:
     from . import audio, video
     from .config import parse_fps
 
-    check_paths(args.input, args.plot, True, (".png",), "a plot")
+    check_input(args.input)
+    if os.path.splitext(args.plot)[1].lower() != ".png":
+        raise UserError(f"--plot {args.plot}: the plot is a PNG image; give a name ending in .png")
+    check_output(args.plot, [args.plot] if os.path.lexists(args.plot) else [], args.overwrite, [args.input])
     samples = audio.read_audio(args.input)
     try:
         info = video.count_frames(video.probe(args.input))
@@ -258,6 +345,8 @@ def cmd_audio(args) -> int:
     except UserError:  # an audio file: frames at --fps over its length
         fps = parse_fps(args.fps or "24")
         frames = max(1, int(len(samples) / audio.RATE * fps))
+    if not 1 <= fps <= 1000:
+        raise UserError(f"bad --fps {args.fps}: give a frame rate from 1 to 1000")
     audio.plot(audio.features(samples, fps, frames), fps, args.plot)
     print(f"wrote {args.plot}: {frames} frames at {fps} fps")
     return 0
@@ -314,6 +403,15 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"dreamvideo: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a full disk, a folder gone read-only, a quota: the machine's state, not a bug
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"dreamvideo: error: {e.strerror}{where}: free space or choose another output folder, then rerun "
+              f"the same command (a video resumes from its finished chunks)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("dreamvideo: interrupted", file=sys.stderr)
+        resume = " (a video resumes from its finished chunks: run the same command again)" if \
+            args.command in ("dream", "video") else ""
+        print(f"dreamvideo: interrupted{resume}", file=sys.stderr)
         return 130

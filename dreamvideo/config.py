@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
@@ -95,6 +97,7 @@ class RunConfig:
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0
     width: int = 0  # resize the input to this width first, keeping the aspect ratio (0: as is)
+    threads: int = 0  # CPU threads for the network and flow (0: the cores other programs leave idle)
 
 
 @dataclass(frozen=True)
@@ -116,15 +119,38 @@ CHOICES = {
     "video.flow": ("dis", "farneback", "none"),
     "video.rekey_mode": ("rebase", "dream"),
 }
-MINIMUM = {"dream.octaves": 1, "dream.octave_scale": 1.0, "dream.steps": 0, "dream.step_size": 0.0,
-           "dream.jitter": 0, "dream.smooth": 0.0, "dream.max_loss": 0.0, "dream.tile": 0, "dream.microbatch": 0,
-           "objective.border": 0, "run.width": 0, "run.seed": 0,
-           "video.start": 0.0, "video.frames": 0, "video.duration": 0.0, "video.blend": 0.0, "video.light_steps": 0,
-           "video.light_step": 0.0, "video.reveal_boost": 0.0, "video.light_smooth": 0.0, "video.rekey": 0.0,
-           "video.cut_threshold": 0.0, "video.warmup": 0, "video.chunk": 1, "video.crf": 0,
-           "zoom.seconds": 0.0, "zoom.frames": 0, "zoom.zoom": 0.0, "zoom.loop_frames": 0, "zoom.octaves": 1,
-           "zoom.steps": 0, "zoom.color": 0.0, "objective.crossfade": 0.0, "audio.attack": 0.0,
-           "audio.release": 0.0}
+# Limits of each number: (lowest, highest); STRICT keys must be above their lowest. Every number is also finite.
+LIMITS = {
+    "dream.octaves": (1, 12), "dream.octave_scale": (1.0, 4.0), "dream.steps": (0, 1000),
+    "dream.step_size": (0.0, 1.0), "dream.jitter": (0, 1024), "dream.smooth": (0.0, 50.0),
+    "dream.max_loss": (0.0, 1e12), "dream.tile": (0, 8192), "dream.microbatch": (0, 4096),
+    "objective.border": (0, 64), "objective.crossfade": (0.0, 3600.0),
+    "run.width": (0, 16384), "run.seed": (0, 2**32 - 1), "run.threads": (0, 256),
+    "video.start": (0.0, 1e6), "video.frames": (0, 10**7), "video.duration": (0.0, 1e6), "video.blend": (0.0, 4.0),
+    "video.light_steps": (0, 100), "video.light_step": (0.0, 10.0), "video.reveal_boost": (0.0, 100.0),
+    "video.light_smooth": (0.0, 50.0), "video.rekey": (0.0, 1.0), "video.cut_threshold": (0.0, 10.0),
+    "video.warmup": (0, 1000), "video.chunk": (1, 10000), "video.crf": (0, 51),
+    "zoom.seconds": (0.0, 3600.0), "zoom.frames": (0, 10**6), "zoom.zoom": (0.0, 100.0), "zoom.rotate": (-3600.0, 3600.0),
+    "zoom.loop_frames": (0, 10**5), "zoom.octaves": (1, 12), "zoom.steps": (0, 1000), "zoom.color": (0.0, 1.0),
+    "audio.attack": (0.0, 10.0), "audio.release": (0.0, 10.0),
+}
+STRICT = ("dream.octave_scale", "dream.step_size", "zoom.zoom")
+ZERO_OR_AT_LEAST = {"dream.tile": 64, "run.width": 16}  # 0 means "off" / "as is"; otherwise at least this
+MAX_LANES = 64
+
+
+def check_number(key: str, value: float) -> None:
+    """Refuse a number that is not finite or lies outside the setting's limits."""
+    if not math.isfinite(value):
+        raise UserError(f"bad value for {key}: {value}; give a finite number")
+    if key not in LIMITS:
+        return
+    lo, hi = LIMITS[key]
+    strict = key in STRICT
+    if value < lo or value > hi or (strict and value == lo):
+        raise UserError(f"bad value for {key}: {value}; it must be {'>' if strict else '>='} {lo} and <= {hi}")
+    if key in ZERO_OR_AT_LEAST and 0 < value < ZERO_OR_AT_LEAST[key]:
+        raise UserError(f"bad value for {key}: {value}; give 0 (off) or at least {ZERO_OR_AT_LEAST[key]}")
 
 
 def parse_fps(text: str) -> Fraction:
@@ -132,8 +158,8 @@ def parse_fps(text: str) -> Fraction:
         fps = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
         raise UserError(f"bad fps '{text}': give a number such as 24 or 29.97, or a fraction such as 30000/1001") from None
-    if fps <= 0:
-        raise UserError(f"bad fps '{text}': it must be > 0")
+    if not 0 < fps <= 1000:
+        raise UserError(f"bad fps '{short(text)}': give a rate above 0 and at most 1000")
     from .video import exact_fps  # 29.97 means 30000/1001
 
     return exact_fps(text.strip()) if "/" not in text else fps
@@ -158,8 +184,10 @@ def parse_pair(text: str, what: str, positive: bool = False) -> tuple[float, flo
         a, b = (float(p) for p in parts)
     except ValueError:
         raise UserError(f"bad {what} '{text}': give two numbers, e.g. {'512x512' if positive else '10,-5'}") from None
-    if positive and (a < 16 or b < 16 or a != int(a) or b != int(b)):
-        raise UserError(f"bad {what} '{text}': give whole pixel sizes of at least 16, e.g. 512x512")
+    if not (math.isfinite(a) and math.isfinite(b)) or max(abs(a), abs(b)) > 1e6:
+        raise UserError(f"bad {what} '{text}': give two finite numbers of at most a million")
+    if positive and (a < 16 or b < 16 or a > 16384 or b > 16384 or a != int(a) or b != int(b)):
+        raise UserError(f"bad {what} '{text}': give whole pixel sizes from 16 to 16384, e.g. 512x512")
     return a, b
 
 
@@ -178,6 +206,12 @@ def keys(cfg: Config | None = None) -> dict[str, type]:
             for s in fields(cfg) for f in fields(getattr(cfg, s.name))}
 
 
+def short(text: str, limit: int = 60) -> str:
+    """A value as it is echoed in a message: cut to `limit` characters."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 _KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
 
 
@@ -194,6 +228,8 @@ def _convert(key: str, value, kind: type):
         if not isinstance(animated, Constant):
             return animated.text
         value = animated.number if kind is float else value
+    if key == "video.lanes" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # TOML: lanes = 2
     if isinstance(value, str) and kind is not str:
         text = value.strip().lower()
         try:
@@ -203,11 +239,11 @@ def _convert(key: str, value, kind: type):
                 return text in ("true", "1", "yes", "on")
             return kind(text)
         except ValueError:
-            raise UserError(f"bad value for {key}: '{value}' is not {_KIND_NAMES[kind]}") from None
+            raise UserError(f"bad value for {key}: '{short(value)}' is not {_KIND_NAMES[kind]}") from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise UserError(f"bad value for {key}: {value!r} is not {_KIND_NAMES[kind]}")
+        raise UserError(f"bad value for {key}: {short(repr(value))} is not {_KIND_NAMES[kind]}")
     return value
 
 
@@ -215,19 +251,18 @@ def set_value(cfg: Config, key: str, value) -> Config:
     """A copy of cfg with `key` ('section.field') set; the value is type-checked and validated."""
     kinds = keys(cfg)
     if key not in kinds:
-        raise UserError(f"unknown setting '{key}': valid keys are {', '.join(kinds)}")
+        raise UserError(f"unknown setting '{short(key)}': valid keys are {', '.join(kinds)}")
     value = _convert(key, value, kinds[key])
     if key in CHOICES and value not in CHOICES[key]:
-        raise UserError(f"bad value for {key}: '{value}'; choose one of {', '.join(CHOICES[key])}")
+        raise UserError(f"bad value for {key}: '{short(value)}'; choose one of {', '.join(CHOICES[key])}")
     if isinstance(value, str) and key in ANIMATABLE:  # animated: checked frame by frame
         section, name = key.split(".")
         return replace(cfg, **{section: replace(getattr(cfg, section), **{name: value})})
-    low = MINIMUM.get(key)
-    strict = key in ("dream.octave_scale", "dream.step_size", "zoom.zoom")
-    if low is not None and (value < low or (strict and value == low)):
-        raise UserError(f"bad value for {key}: {value}; it must be {'>' if strict else '>='} {low}")
-    if key == "video.lanes" and not (value == "auto" or (value.isdigit() and int(value) >= 1)):
-        raise UserError(f"bad value for video.lanes: '{value}'; give a whole number >= 1 or auto")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        check_number(key, value)
+    if key == "video.lanes" and not (value == "auto" or (re.fullmatch(r"[0-9]{1,3}", value)
+                                                         and 1 <= int(value) <= MAX_LANES)):
+        raise UserError(f"bad value for video.lanes: '{short(value)}'; give a whole number from 1 to {MAX_LANES}, or auto")
     if key in PARSERS:
         PARSERS[key](value)  # raises UserError when malformed
     section, name = key.split(".")

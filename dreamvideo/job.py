@@ -5,12 +5,11 @@ each chunk's carried state, so an interrupted run resumes with the same command 
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import queue
-import shutil
+import tempfile
 import threading
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -20,17 +19,38 @@ from . import mux, video
 from .animate import Carry, FrameIn, VideoDreamer, prepare_flows
 from .config import Config, to_toml
 from .errors import UserError
+from .output import OutputSpec, output_spec, with_source
+from .workdir import WorkDir, identity
 
-SEQUENCE_EXT = ".png"
+
+@dataclass
+class ChunkEnd:
+    """To the writer: the chunk's frames are all sent; `carry` is the lane's state after its last frame."""
+
+    carry: Carry
 
 
-def output_format(dst: str, codec: str) -> tuple[str, video.Encoding]:
-    """Chunk file extension and encoding for an output path."""
-    ext = os.path.splitext(dst)[1].lower()
-    if ext in (".gif", ".webp") or "%" in os.path.basename(dst):
-        return ".mkv", video.Encoding(codec or "ffv1")  # lossless parts, converted once at the end
-    default = {".webm": "libvpx-vp9", ".mov": "libx264"}.get(ext, "libx264")
-    return ext, video.Encoding(codec or default)
+END = "end"  # to the writer: nothing more comes (the job finished or stopped); unfinished chunks are dropped
+
+
+def save_carry(work: WorkDir, chunk: plan.Chunk, carry: Carry) -> None:
+    tmp = work.file(chunk.name + ".state.tmp")
+    torch.save(carry.__dict__, tmp)
+    os.replace(tmp, work.file(chunk.name + ".state.pt"))
+
+
+def finish_chunk(work: WorkDir, chunk: plan.Chunk, carry: Carry) -> None:
+    save_carry(work, chunk, carry)
+    with work.lock:
+        work.manifest["done"].append(chunk.name)
+    work.save()
+
+
+def carry_before(work: WorkDir, chunk: plan.Chunk, lane_chunks: list[plan.Chunk]) -> Carry | None:
+    i = lane_chunks.index(chunk)
+    if i == 0:
+        return None
+    return Carry(**torch.load(work.file(lane_chunks[i - 1].name + ".state.pt"), weights_only=True))
 
 
 def frame_range(info: video.VideoInfo, cfg: Config) -> tuple[int, int]:
@@ -47,61 +67,21 @@ def frame_range(info: video.VideoInfo, cfg: Config) -> tuple[int, int]:
     return start, count
 
 
-class WorkDir:
-    """The resumable state of one job: manifest.json, finished chunks, carried states."""
-
-    def __init__(self, dst: str, identity: str):
-        self.path = dst + ".dreamvideo-work"
-        self.lock = threading.Lock()
-        self.manifest = self._load()
-        if self.manifest.get("identity") != identity:
-            if os.path.isdir(self.path):
-                shutil.rmtree(self.path)  # other input or settings: that work does not apply
-            self.manifest = {"identity": identity, "done": []}
-        os.makedirs(self.path, exist_ok=True)
-        self.save()
-
-    def _load(self) -> dict:
+def preflight(out: OutputSpec, size: tuple[int, int], fps, soundtrack: video.VideoInfo | None, start: int) -> None:
+    """Encode two blank frames and join them exactly as the output will be (codec, container, size, audio) in
+    a temporary folder, so that a choice ffmpeg refuses fails before the first frame is dreamed."""
+    with tempfile.TemporaryDirectory(prefix="dreamvideo-check-") as d:
+        part = os.path.join(d, "part" + out.chunk_ext)
+        writer = video.Writer(part, *size, fps, out.encoding)
         try:
-            with open(os.path.join(self.path, "manifest.json")) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return {}
-
-    def save(self) -> None:
-        with self.lock:
-            tmp = os.path.join(self.path, "manifest.json.tmp")
-            with open(tmp, "w") as f:
-                json.dump(self.manifest, f, indent=1)
-            os.replace(tmp, os.path.join(self.path, "manifest.json"))
-
-    def file(self, name: str) -> str:
-        return os.path.join(self.path, name)
-
-    def done(self, chunk: plan.Chunk) -> bool:
-        return chunk.name in self.manifest["done"]
-
-    def finish_chunk(self, chunk: plan.Chunk, carry: Carry | None) -> None:
-        if carry is not None:
-            tmp = self.file(chunk.name + ".state.tmp")
-            torch.save(carry.__dict__, tmp)
-            os.replace(tmp, self.file(chunk.name + ".state.pt"))
-        with self.lock:
-            self.manifest["done"].append(chunk.name)
-        self.save()
-
-    def carry_before(self, chunk: plan.Chunk, lane_chunks: list[plan.Chunk]) -> Carry | None:
-        i = lane_chunks.index(chunk)
-        if i == 0:
-            return None
-        state = torch.load(self.file(lane_chunks[i - 1].name + ".state.pt"), weights_only=True)
-        return Carry(**state)
-
-
-def identity(src: str, dst: str, cfg: Config) -> str:
-    st = os.stat(src)
-    text = f"{os.path.abspath(src)}|{st.st_size}|{st.st_mtime_ns}|{os.path.abspath(dst)}|{to_toml(cfg)}"
-    return hashlib.sha256(text.encode()).hexdigest()
+            for _ in range(2):
+                writer.write(np.zeros((size[1], size[0], 3), np.uint8))
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        trial = replace(out, path=os.path.join(d, os.path.basename(out.path)))
+        mux.finish([part], trial, fps, 2, size, d, soundtrack, start)
 
 
 def lane_count(cfg: Config, device: torch.device, w: int, h: int, count: int) -> int:
@@ -120,7 +100,7 @@ class _Stop(Exception):
 
 
 def _put(q: queue.Queue, item, stop: threading.Event) -> None:
-    """Put, waiting for room; after a stop, only while there is room (so finished work still drains)."""
+    """Put, waiting for room; after a stop, only while there is room."""
     while True:
         try:
             q.put(item, timeout=0.1)
@@ -141,7 +121,9 @@ def _get(q: queue.Queue, stop: threading.Event):
 
 
 class LaneRun:
-    """One lane's remaining chunks, with a reader+flow thread ahead of it and a writer thread behind it."""
+    """One lane's remaining chunks, with a reader+flow thread ahead of it and a writer thread behind it.
+    The writer takes frames, ChunkEnd and END from the dreaming loop and drains everything it was sent, so
+    a chunk whose frames were all dreamed is finished even when the job stops."""
 
     def __init__(self, lane: plan.Lane, todo: list[plan.Chunk], carry, job: "Job"):
         self.lane, self.todo, self.carry, self.job = lane, todo, carry, job
@@ -149,7 +131,8 @@ class LaneRun:
         self.chunk_ends = {c.end for c in todo}
         self.inbox: queue.Queue = queue.Queue(maxsize=4)
         self.outbox: queue.Queue = queue.Queue(maxsize=8)
-        self.threads = [threading.Thread(target=self._guard, args=(f,), daemon=True) for f in (self._produce, self._write)]
+        self.reader = threading.Thread(target=self._guard, args=(self._produce,), daemon=True)
+        self.writer = threading.Thread(target=self._guard, args=(self._write,), daemon=True)
 
     def _guard(self, fn):
         try:
@@ -164,7 +147,7 @@ class LaneRun:
         j, first = self.job, self.todo[0].start
         begin = first - 1 if first > self.lane.begin else first
         prev = None
-        frames = video.read_frames(j.info, j.start + begin, self.lane.end - begin, j.size)
+        frames = video.read_frames(j.info, j.start, self.lane.end - begin, j.size, skip=begin)
         try:
             for rel, frame in enumerate(frames, begin):
                 if rel >= first:
@@ -180,12 +163,12 @@ class LaneRun:
         for chunk in self.todo:
             held, writer = [], None
             if chunk.kind == "video":
-                writer = video.Writer(j.work.file(chunk.name + j.chunk_ext), *j.size, j.fps, j.encoding)
+                writer = video.Writer(j.work.file(chunk.name + j.out.chunk_ext), *j.size, j.fps, j.out.encoding)
             try:
-                for _ in range(chunk.end - chunk.start):
-                    frame = self._take()
-                    writer.write(frame) if writer else held.append(frame)
-                carry = self._take()
+                while not isinstance(msg := self.outbox.get(), ChunkEnd):
+                    if msg is END:
+                        return
+                    writer.write(msg) if writer else held.append(msg)
                 if writer:
                     writer.close()
                     writer = None
@@ -193,13 +176,19 @@ class LaneRun:
                     tmp = j.work.file(chunk.name + ".tmp.npy")
                     np.save(tmp, np.stack(held))
                     os.replace(tmp, j.work.file(chunk.name + ".npy"))
-                j.work.finish_chunk(chunk, carry)
+                finish_chunk(j.work, chunk, msg.carry)
             finally:
                 if writer:
                     writer.abort()
 
-    def _take(self):
-        return _get(self.outbox, self.job.stop)
+    def _send(self, item) -> None:
+        """To the writer, waiting for room while it runs."""
+        while True:
+            try:
+                return self.outbox.put(item, timeout=0.1)
+            except queue.Full:
+                if not self.writer.is_alive():
+                    raise _Stop from None
 
     def next_item(self) -> FrameIn:
         return _get(self.inbox, self.job.stop)
@@ -207,15 +196,22 @@ class LaneRun:
     def emit(self, frame: np.ndarray, carry: Carry) -> bool:
         """Hand a dreamed frame to the writer; returns False once the lane is finished."""
         self.carry = carry
-        _put(self.outbox, frame, self.job.stop)
+        self._send(frame)
         self.next_index += 1
         if self.next_index in self.chunk_ends:
-            _put(self.outbox, Carry(*(t.cpu().clone() for t in carry.__dict__.values())), self.job.stop)
+            self._send(ChunkEnd(Carry(*(t.cpu().clone() for t in carry.__dict__.values()))))
         return self.next_index < self.todo[-1].end
+
+    def end(self) -> None:
+        try:
+            self._send(END)
+        except _Stop:
+            pass
 
 
 class Job:
-    """Everything one `dreamvideo in out` run needs."""
+    """Everything one `dreamvideo in out` run needs. Everything that can be checked is checked before the
+    work folder is made: the input, the range, the output format, codec and audio (by a trial encode)."""
 
     def __init__(self, src: str, dst: str, cfg: Config):
         self.src, self.dst, self.cfg = src, dst, cfg
@@ -226,9 +222,12 @@ class Job:
         w = cfg.run.width or info.width
         self.size = (w, max(1, round(info.height * w / info.width)))
         self.start, self.count = frame_range(info, cfg)
-        self.chunk_ext, self.encoding = output_format(dst, cfg.video.codec)
-        self.work = WorkDir(dst, identity(src, dst, cfg))
-        self.work.manifest.setdefault("settings", to_toml(cfg))  # for the person looking at the folder
+        v = cfg.video
+        self.out = with_source(output_spec(dst, v.codec, v.crf, v.preset), info.color, info.sar)
+        if cfg.audio.file:  # a replacement soundtrack, from the output's first frame, cut to its length
+            self.soundtrack, self.audio_start = video.audio_info(cfg.audio.file), 0
+        else:
+            self.soundtrack, self.audio_start = (info if v.audio else None), self.start
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
 
@@ -244,30 +243,44 @@ class Job:
         self.cuts, self.count = set(m["cuts"]), m["count"]
 
     def run(self, progress_factory=None) -> None:
-        """Dream what is not done yet, then assemble the output and remove the work folder."""
-        from .runner import make_dreamer, resolve_device
+        """Dream what is not done yet, then assemble the output and remove the work folder. On failure the
+        folder stays only if it holds finished chunks (the same command resumes from them)."""
+        from .runner import check_memory, make_dreamer, resolve_device
 
+        lanes = self.cfg.video.lanes
+        check_memory(*self.size, self.cfg, resolve_device(self.cfg.run.device), int(lanes) if lanes != "auto" else 1)
+        dreamer = make_dreamer(self.cfg)  # model, layers, guide and weights checked
+        preflight(self.out, self.size, self.fps, self.soundtrack, self.audio_start)
+        c = self.cfg
+        files = [self.src, c.audio.file, c.objective.guide, c.model.weights]
+        self.work = WorkDir(self.out.work_path, identity(files, to_toml(c)), self.dst)
+        self.work.manifest.setdefault("settings", to_toml(c))  # for the person looking at the folder
+        done = False
+        try:
+            self._run(dreamer, progress_factory)
+            done = True
+        finally:
+            self.work.close(remove=done or not self.work.has_work)
+
+    def _run(self, dreamer, progress_factory) -> None:
         self.scan()
         m = self.work.manifest
         if "lanes" not in m:
-            m["lanes"] = lane_count(self.cfg, resolve_device(self.cfg.run.device), *self.size, self.count)
+            m["lanes"] = lane_count(self.cfg, dreamer.device, *self.size, self.count)
             self.work.save()
         lanes = plan.plan_lanes(self.count, sorted(self.cuts), m["lanes"], self.cfg.video.warmup)
         chunks = {lane.number: plan.chunks(lane, self.cfg.video.chunk) for lane in lanes}
+        vd = VideoDreamer(dreamer, self.cfg.video, self.animator(dreamer))  # expressions checked over the timeline
         runs = []
         for lane in lanes:
-            todo = [c for c in chunks[lane.number] if not self.work.done(c)]
+            todo = [c for c in chunks[lane.number] if c.name not in self.work.manifest["done"]]
             if todo:
-                runs.append(LaneRun(lane, todo, self.work.carry_before(todo[0], chunks[lane.number]), self))
+                carry = carry_before(self.work, todo[0], chunks[lane.number])
+                runs.append(LaneRun(lane, todo, carry.to(dreamer.device) if carry else None, self))
         if runs:
-            dreamer = make_dreamer(self.cfg)
-            vd = VideoDreamer(dreamer, self.cfg.video, self.animator(dreamer))
-            for r in runs:
-                r.carry = r.carry.to(vd.dreamer.device) if r.carry else None
             total = sum(c.end - c.start for r in runs for c in r.todo)
             self._loop(runs, vd, progress_factory(total) if progress_factory else None)
         self._assemble(lanes, chunks)
-        shutil.rmtree(self.work.path, ignore_errors=True)
 
     def animator(self, dreamer):
         """Animated settings for this job; audio features from --audio FILE (aligned with the output) or
@@ -281,12 +294,14 @@ class Job:
             samples = audio.read_audio(a.file or self.src)
             first = 0 if a.file else self.start
             features = audio.features(samples, self.fps, self.count, first, attack=a.attack, release=a.release)
-        return Animator(self.cfg, dreamer, self.fps, features, self.start)
+        animator = Animator(self.cfg, dreamer, self.fps, features, self.start)
+        animator.check(range(self.start, self.start + self.count))
+        return animator
 
     def _loop(self, runs: list[LaneRun], vd: VideoDreamer, progress) -> None:
         for r in runs:
-            for t in r.threads:
-                t.start()
+            r.reader.start()
+            r.writer.start()
         try:
             active = list(runs)
             while active:
@@ -295,18 +310,18 @@ class Job:
                 active = [r for r, f, c in zip(active, frames, carries) if r.emit(f, c)]
                 if progress:
                     progress(len(items))
-            for r in runs:
-                while r.threads[1].is_alive() and not self.stop.is_set():
-                    r.threads[1].join(0.1)
+        except _Stop:
+            pass  # a thread failed: its error is raised below, once the writers have drained
         except BaseException:
             self.stop.set()
-            if not self.errors:
-                raise
+            raise
         finally:
             self.stop.set()
             for r in runs:
-                for t in r.threads:
-                    t.join()
+                r.end()
+            for r in runs:
+                r.reader.join()
+                r.writer.join()
         if self.errors:
             raise self.errors[0]
 
@@ -315,19 +330,15 @@ class Job:
         for lane in lanes:
             if lane.warm:
                 parts.append(self._crossfade(chunks[lane.number - 1][-1], chunks[lane.number][0]))
-            parts += [self.work.file(c.name + self.chunk_ext) for c in chunks[lane.number] if c.kind == "video"]
-        if self.cfg.audio.file:  # a replacement soundtrack, from the output's first frame, cut to its length
-            mux.finish(parts, self.dst, self.fps, self.count, self.size, video.audio_info(self.cfg.audio.file))
-            return
-        audio = self.info if self.cfg.video.audio else None
-        mux.finish(parts, self.dst, self.fps, self.count, self.size, audio, self.start)
+            parts += [self.work.file(c.name + self.out.chunk_ext) for c in chunks[lane.number] if c.kind == "video"]
+        mux.finish(parts, self.out, self.fps, self.count, self.size, self.work.path, self.soundtrack, self.audio_start)
 
     def _crossfade(self, tail: plan.Chunk, head: plan.Chunk) -> str:
         """Encode the overlap of two lanes as a dissolve from the earlier lane to the later one."""
-        path = self.work.file(f"blend-{head.name}{self.chunk_ext}")
+        path = self.work.file(f"blend-{head.name}{self.out.chunk_ext}")
         if not os.path.exists(path):
             a, b = np.load(self.work.file(tail.name + ".npy")), np.load(self.work.file(head.name + ".npy"))
-            writer = video.Writer(path, *self.size, self.fps, self.encoding)
+            writer = video.Writer(path, *self.size, self.fps, self.out.encoding)
             try:
                 for k in range(len(a)):
                     t = (k + 1) / (len(a) + 1)

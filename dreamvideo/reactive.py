@@ -1,15 +1,16 @@
 """Per-frame settings: keyframed and audio-reactive values resolved at each frame's time."""
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
-
-import re
 
 import numpy as np
 
 from . import schedule
-from .config import ANIMATABLE, Config
+from .config import ANIMATABLE, LIMITS, Config, short
+from .errors import UserError
 
 
 @dataclass(frozen=True)
@@ -73,20 +74,37 @@ class Animator:
         if not self.specs:
             return self._one(self.cfg.objective.spec, t, frame, feats) if "[" in (self.cfg.objective.spec or "") \
                 else self.dreamer.objective
-        times = self.specs.times(self.fps)
+        times, specs = zip(*self.specs.timeline(self.fps))
         k = max([i for i, when in enumerate(times) if when <= t] or [0])
-        current = self._one(self.specs.keys[k][2], t, frame, feats)
+        current = self._one(specs[k], t, frame, feats)
         w = min(1.0, (t - times[k]) / self.cfg.objective.crossfade) if k and self.cfg.objective.crossfade > 0 else 1.0
         if w >= 1.0:
             return current
-        return (1 - w) * self._one(self.specs.keys[k - 1][2], t, frame, feats) + w * current
+        return (1 - w) * self._one(specs[k - 1], t, frame, feats) + w * current
+
+    def check(self, frames) -> None:
+        """Evaluate every animated value at every frame once, before rendering: a value that is not finite or
+        passes its setting's upper limit is refused, naming the setting, the text and the frame."""
+        texts = {key: a for key, a in self.values.items()}
+        texts.update({f"zoom.pan ({'xy'[i]})": side for i, side in enumerate(self.pan or [])})
+        texts.update({f"objective weight [{w}]": schedule.parse(w) for w in _WEIGHT.findall(self.cfg.objective.spec or "")})
+        for frame in frames:
+            t, feats = frame / self.fps, self._features(frame)
+            for key, animated in texts.items():
+                v = animated.value(t, frame, feats, self.fps)
+                hi = LIMITS.get(key, (0, 1e6))[1]
+                if not math.isfinite(v) or v > hi:
+                    raise UserError(f"{key} = '{short(animated.text)}' gives {v} at frame {frame} (t = {t:.2f}s): "
+                                    f"keep it finite and at most {hi}")
+
+    def _features(self, frame: int) -> dict:
+        if self.features is None:
+            return {}
+        k = min(max(frame - self.first, 0), len(self.features["rms"]) - 1)
+        return {name: float(v[k]) for name, v in self.features.items()}
 
     def at(self, frame: int) -> FrameSettings:
-        t = frame / self.fps
-        feats = {}
-        if self.features is not None:
-            k = min(max(frame - self.first, 0), len(self.features["rms"]) - 1)
-            feats = {name: float(v[k]) for name, v in self.features.items()}
+        t, feats = frame / self.fps, self._features(frame)
         sections = {"dream": self.cfg.dream, "video": self.cfg.video, "zoom": self.cfg.zoom}
         if self.pan:
             x, y = (side.value(t, frame, feats, self.fps) for side in self.pan)

@@ -12,6 +12,35 @@ from .errors import UserError
 from .models import DreamNet, load_model
 
 
+NET_BYTES_PER_PIXEL = 1024  # activations and their gradients for one pixel the network sees (measured 0.5-1 KiB)
+FRAME_BYTES_PER_PIXEL = 12 * 3 * 4  # about a dozen float32 RGB copies of a frame (octaves, detail, gradient)
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for the run: GPU memory, or the system's available memory on the CPU (None: unknown)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def check_memory(w: int, h: int, cfg: Config, device: torch.device, frames: int = 1) -> None:
+    """Refuse a run that cannot fit: `frames` frames of w x h dreamed at once, the network seeing tiles."""
+    side = min(max(w, h), cfg.dream.tile or max(w, h))
+    piece = side * min(side, min(w, h))
+    need = frames * (piece * NET_BYTES_PER_PIXEL + w * h * FRAME_BYTES_PER_PIXEL)
+    free = available_memory(device)
+    if free is None or need <= free:
+        return
+    k = (free / need) ** 0.5
+    raise UserError(f"a {w}x{h} frame needs about {need / 2**30:.1f} GiB but {device.type} has {free / 2**30:.1f} GiB "
+                    f"free: make it at most about {int(w * k)}x{int(h * k)} (--width, or --size for zoom)")
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -77,11 +106,41 @@ def dream_image(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     """Read `src`, dream it with `cfg`, write `dst` (atomically). progress_factory(total) -> callable(n)."""
     from .reactive import Animator
 
-    rgb = images.resize_to_width(images.read_image(src), cfg.run.width)
+    rgb = images.read_image(src)
+    w = cfg.run.width or rgb.shape[1]
+    check_memory(w, max(1, round(rgb.shape[0] * w / rgb.shape[1])), cfg, resolve_device(cfg.run.device))
+    rgb = images.resize_to_width(rgb, cfg.run.width)
     dreamer = make_dreamer(cfg)
-    settings = Animator(cfg, dreamer, 1).at(0)  # a still image: animated settings at t = 0
+    animator = Animator(cfg, dreamer, 1)
+    animator.check([0])
+    settings = animator.at(0)  # a still image: animated settings at t = 0
     dreamer.cfg = replace(cfg, dream=settings.dream)
     x = images.to_tensor(rgb, dreamer.device)
     progress = progress_factory(dreamer.steps_for(*rgb.shape[:2])) if progress_factory else None
     y = dreamer.dream(x, torch.Generator().manual_seed(cfg.run.seed), progress)
+    images.write_image(dst, images.to_uint8(y)[0])
+
+
+def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
+    """Dream one frame of the video `src` (at video.start) at the render's size, exactly as the video's keyframe
+    there is dreamed, and write it to the image `dst`: a full-size check of the look before a long render."""
+    from . import video
+    from .animate import frame_generator
+
+    info = video.probe(src)
+    index = round(cfg.video.start * info.fps)
+    w = cfg.run.width or info.width
+    size = (w, max(1, round(info.height * w / info.width)))
+    check_memory(*size, cfg, resolve_device(cfg.run.device))
+    frames = video.read_frames(info, index, 1, size)
+    try:
+        rgb = next(frames)
+    except StopIteration:
+        raise UserError(f"{src} has no frame at {cfg.video.start}s") from None
+    finally:
+        frames.close()
+    dreamer = make_dreamer(cfg)
+    x = images.to_tensor(rgb, dreamer.device)
+    progress = progress_factory(dreamer.steps_for(*rgb.shape[:2])) if progress_factory else None
+    y = dreamer.dream(x, frame_generator(cfg.run.seed, index), progress)
     images.write_image(dst, images.to_uint8(y)[0])

@@ -19,6 +19,8 @@ FEATURES = ("rms", "onset", "beat", "bass", "mid", "high")
 NAMES = FEATURES + ("t",)
 FUNCTIONS = {"min": min, "max": max, "abs": abs, "sin": math.sin, "cos": math.cos,
              "clip": lambda x, lo, hi: min(max(x, lo), hi)}
+ARITY = {"min": (2, 8), "max": (2, 8), "abs": (1, 1), "sin": (1, 1), "cos": (1, 1), "clip": (3, 3)}
+MAX_LENGTH, MAX_DEPTH = 1000, 60  # characters, and nesting of an expression
 MODES = ("linear", "smooth", "hold")
 _KEY = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([sf]?)\s*:")
 
@@ -46,15 +48,16 @@ class Keyframes(Animated):
     """Values at keyframes with linear, smooth or hold interpolation. Values may be text (objectives)."""
 
     def __init__(self, text: str, keys: list[tuple[float, bool, object]], mode: str):
-        self.text, self.keys, self.mode = text, keys, mode  # (time, in frames?, value)
+        self.text, self.mode = text, mode
+        self.keys = keys  # (time, in frames?, value), in the order written; times() sorts
 
-    def times(self, fps: float) -> list[float]:
-        return [k / fps if frames else k for k, frames, _ in self.keys]
+    def timeline(self, fps: float) -> list[tuple[float, object]]:
+        """(seconds, value) in time order, whatever order they were written in."""
+        return sorted(((k / fps if frames else k, v) for k, frames, v in self.keys), key=lambda kv: kv[0])
 
     def locate(self, t: float, fps: float) -> tuple[object, object, float]:
         """(value before, value after, progress 0..1 between them) at time t."""
-        times = self.times(fps)
-        values = [v for _, _, v in self.keys]
+        times, values = zip(*self.timeline(fps))
         if t <= times[0]:
             return values[0], values[0], 0.0
         for i in range(1, len(times)):
@@ -74,14 +77,18 @@ class Expression(Animated):
 
     def __init__(self, text: str):
         self.text = text
+        if len(text) > MAX_LENGTH:
+            raise UserError(f"expression '{text[:40]}...' is too long ({len(text)} characters; at most {MAX_LENGTH})")
         try:
             self.tree = ast.parse(text.strip(), mode="eval").body
-        except SyntaxError as e:
+        except (SyntaxError, RecursionError, MemoryError) as e:
             raise UserError(f"cannot parse '{text}' at position {max((e.offset or 1) - 1, 0)}: "
                             f"give a number, keyframes like '0s:0.01, 4s:0.03', or an expression like '0.01 + 0.03*bass'") from None
         used = set()
         for node in ast.walk(self.tree):
             self._check(node, used)
+        if _depth(self.tree) > MAX_DEPTH:
+            raise UserError(f"expression '{text[:40]}' nests too deeply (at most {MAX_DEPTH} levels)")
         self.uses_audio = bool(used & set(FEATURES))
 
     def _check(self, node, used: set) -> None:
@@ -93,6 +100,11 @@ class Expression(Animated):
             return
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS and \
                 not node.keywords:
+            lo, hi = ARITY[node.func.id]
+            if not lo <= len(node.args) <= hi or any(isinstance(a, ast.Starred) for a in node.args):
+                want = str(lo) if lo == hi else f"{lo} to {hi}"
+                raise UserError(f"'{self.text}' at position {node.col_offset}: {node.func.id}() takes {want} "
+                                f"arguments, got {len(node.args)}")
             return
         if isinstance(node, ast.Name) and node.id in FUNCTIONS:
             return  # the function name of an allowed call
@@ -104,7 +116,11 @@ class Expression(Animated):
                         f"the names {', '.join(NAMES)} and {', '.join(FUNCTIONS)}()")
 
     def value(self, t, frame, features={}, fps=25.0):
-        return float(self._eval(self.tree, {**features, "t": t}))
+        """The value (nan where the arithmetic fails: Animator.check refuses it before rendering)."""
+        try:
+            return float(self._eval(self.tree, {**features, "t": t}))
+        except (ArithmeticError, ValueError):
+            return math.nan
 
     def _eval(self, node, env):
         if isinstance(node, ast.Constant):
@@ -121,8 +137,18 @@ class Expression(Animated):
         if op is ast.Div:
             return a / b if b else 0.0
         if op is ast.Pow:
-            return abs(a) ** min(b, 64.0)
+            return math.pow(abs(a), min(b, 64.0))
         return a + b if op is ast.Add else a - b if op is ast.Sub else a * b
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply an expression nests (counted without recursion)."""
+    deepest, todo = 0, [(tree, 1)]
+    while todo:
+        node, d = todo.pop()
+        deepest = max(deepest, d)
+        todo += [(child, d + 1) for child in ast.iter_child_nodes(node)]
+    return deepest
 
 
 def parse_keyframes(text: str, number_values: bool = True) -> Keyframes:
@@ -144,8 +170,12 @@ def parse_keyframes(text: str, number_values: bool = True) -> Keyframes:
             except ValueError:
                 at = offset + m.end() - (len(part) - len(part.lstrip())) + len(part[m.end():]) - len(part[m.end():].lstrip())
                 raise UserError(f"keyframes '{text}' at position {at}: '{raw}' is not a number") from None
+        if number_values and not math.isfinite(raw):
+            raise UserError(f"keyframes '{text[:60]}' at position {offset}: {raw} is not a finite number")
         keys.append((float(m.group(1)), m.group(2) == "f", raw))
         pos += len(part) + 1
+    if len({(k, f) for k, f, _ in keys}) < len(keys):
+        raise UserError(f"keyframes '{text[:60]}' give the same time twice: give each time once")
     return Keyframes(text, keys, mode)
 
 

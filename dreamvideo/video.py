@@ -33,6 +33,52 @@ class AudioStream:
 
 
 @dataclass(frozen=True)
+class Color:
+    """A stream's colour description as ffmpeg names it; "" where the file does not say."""
+
+    range: str = ""  # tv (limited) | pc (full)
+    matrix: str = ""  # bt709, bt470bg, smpte170m, bt2020nc, ...
+    primaries: str = ""
+    transfer: str = ""
+
+    def filters(self) -> list[str]:
+        """RGB -> YUV with this matrix and range, and the tags that tell players so."""
+        out = []
+        scale = [f"out_color_matrix={SWS_MATRIX[self.matrix]}"] if self.matrix in SWS_MATRIX else []
+        scale += [f"out_range={self.range}"] if self.range else []
+        if scale:
+            out.append("scale=" + ":".join(scale))
+        tags = [f"{k}={v}" for k, v in (("colorspace", self.matrix), ("color_primaries", self.primaries),
+                                          ("color_trc", self.transfer), ("range", self.range)) if v]
+        if tags:
+            out.append("setparams=" + ":".join(tags))
+        return out
+
+
+# colour matrices as the scale filter names them
+SWS_MATRIX = {"bt709": "bt709", "bt470bg": "bt601", "smpte170m": "smpte170m", "smpte240m": "smpte240m",
+              "bt2020nc": "bt2020", "bt2020c": "bt2020", "fcc": "fcc"}
+BT709 = Color("tv", "bt709", "bt709", "bt709")  # for pictures we make ourselves (zoom)
+
+
+def parse_color(text: str) -> Color:
+    """'tv, bt709/bt709/bt709, progressive' or 'pc, bt470bg' (from a probe's stream line) -> Color."""
+    rng, spaces = "", []
+    for item in (part.strip() for part in text.split(",")):
+        if item in ("tv", "pc"):
+            rng = item
+        elif item and item not in ("progressive", "unknown") and "first" not in item and re.fullmatch(r"[\w/-]+", item):
+            spaces = [("" if v == "unknown" else v) for v in item.split("/")]
+    spaces = spaces * 3 if len(spaces) == 1 else spaces + [""] * (3 - len(spaces))
+    return Color(rng, *spaces[:3])
+
+
+def fpath(path: str) -> str:
+    """A path ffmpeg cannot mistake for an option or a protocol (names beginning with '-', 'a:b.mp4')."""
+    return os.path.abspath(path)
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     path: str
     width: int  # as displayed (rotation applied)
@@ -43,6 +89,8 @@ class VideoInfo:
     audio: tuple[AudioStream, ...] = field(default_factory=tuple)
     frames: int | None = None  # exact count when known (count_frames)
     vfr: bool = False  # variable frame rate: read resampled to a constant `fps` (count_frames tells)
+    color: Color = Color()
+    sar: Fraction = Fraction(1)  # sample (pixel) aspect ratio: anamorphic video keeps its shape
 
     def frame_count(self) -> int:
         return self.frames if self.frames is not None else round(self.duration * self.fps)
@@ -59,6 +107,8 @@ def exact_fps(text: str) -> Fraction:
 
 
 _VIDEO = re.compile(r"Stream #\d+:(\d+)[^:]*: Video: (\S+).*?, (\d+)x(\d+)")
+_PIXFMT = re.compile(r"Video: .*?\), \w+\(([^)]*)\)|Video: [^,]*, \w+\(([^)]*)\)")
+_SAR = re.compile(r"\[SAR (\d+):(\d+) DAR")
 _AUDIO = re.compile(r"Stream #\d+:\d+[^:]*: Audio: (\w+)[^,]*, \d+ Hz, ([^,]+),")
 _FPS = re.compile(r", ([\d.]+)(k?) (fps|tbr)")
 _DURATION = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
@@ -69,7 +119,7 @@ def probe(path: str) -> VideoInfo:
     """Size, exact fps, duration, rotation and audio streams of a video file."""
     if not os.path.isfile(path):
         raise UserError(f"input not found: {path}")
-    r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-i", path], capture_output=True, text=True,
+    r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-i", fpath(path)], capture_output=True, text=True,
                        errors="replace", stdin=subprocess.DEVNULL)
     text = r.stderr
     if "Invalid data found" in text or "Input #0" not in text:
@@ -91,12 +141,18 @@ def probe(path: str) -> VideoInfo:
     if rotation % 180:
         w, h = h, w  # ffmpeg rotates when decoding, so frames come out as displayed
     audio = tuple(AudioStream(m.group(1), m.group(2).strip()) for m in _AUDIO.finditer(text))
-    return VideoInfo(path, w, h, fps, duration, rotation, audio)
+    pix = _PIXFMT.search(lines[0])
+    color = parse_color(pix.group(1) or pix.group(2)) if pix else Color()
+    sar = _SAR.search(lines[0])
+    sar = Fraction(int(sar.group(1)), int(sar.group(2))) if sar and int(sar.group(2)) and int(sar.group(1)) else Fraction(1)
+    return VideoInfo(path, w, h, fps, duration, rotation, audio, color=color, sar=sar)
 
 
 def audio_info(path: str) -> VideoInfo:
     """An audio file's streams, as a VideoInfo without video (for muxing it as a soundtrack)."""
-    r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-i", path], capture_output=True, text=True,
+    if not os.path.isfile(path):
+        raise UserError(f"audio file not found: {path}")
+    r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-i", fpath(path)], capture_output=True, text=True,
                        errors="replace", stdin=subprocess.DEVNULL)
     streams = tuple(AudioStream(m.group(1), m.group(2).strip()) for m in _AUDIO.finditer(r.stderr))
     if not streams:
@@ -106,7 +162,7 @@ def audio_info(path: str) -> VideoInfo:
 
 def packet_times(path: str) -> list[float]:
     """Presentation times (seconds, sorted) of the first video stream's packets, by demuxing (no decoding)."""
-    r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:v:0",
+    r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", fpath(path), "-map", "0:v:0",
                         "-c", "copy", "-f", "framecrc", "-"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     base, times = Fraction(1), []
     for line in r.stdout.splitlines():
@@ -179,16 +235,21 @@ class _Process:
 
 
 def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
-                size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
-    """Yield uint8 [H,W,3] RGB frames start .. start+count-1, exact to the frame, resized to size=(w, h)."""
+                size: tuple[int, int] | None = None, skip: int = 0) -> Iterator[np.ndarray]:
+    """Yield uint8 [H,W,3] RGB frames start+skip .. start+skip+count-1, resized to size=(w, h).
+
+    Only `start` is sought; `skip` frames after it are decoded and dropped. Readers that share a `start` (the
+    lanes and resumed chunks of one job) therefore see exactly the same frames whatever the file's timestamps."""
     w, h = size or (info.width, info.height)
     args = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error"]
     if start > 0:  # seek half a frame early: the decoder keeps the first frame at or after it
         args += ["-ss", f"{float((start - Fraction(1, 2)) / info.fps):.6f}"]
-    args += ["-i", info.path, "-map", "0:v:0", "-an", "-sn", "-fps_mode", "passthrough"]  # no dup/drop
+    args += ["-i", fpath(info.path), "-map", "0:v:0", "-an", "-sn", "-fps_mode", "passthrough"]  # no dup/drop
     if count is not None:
         args += ["-frames:v", str(count)]
     filters = [f"fps={info.fps}"] if info.vfr else []  # variable rate: resampled to constant, same duration
+    if skip:
+        filters.append(f"trim=start_frame={skip}")
     if (w, h) != (info.width, info.height):
         filters.append(f"scale={w}:{h}:flags=area")
     if filters:
@@ -205,8 +266,8 @@ def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
             yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
         if count is not None and got < count:
             p.close()
-            raise UserError(f"{info.path}: the video ended or broke at frame {start + got} of "
-                            f"{start + count} ({p.error_text()}); the frames done so far are kept, "
+            raise UserError(f"{info.path}: the video ended or broke at frame {start + skip + got} of "
+                            f"{start + skip + count} ({p.error_text()}); the frames done so far are kept, "
                             f"rerun the same command after fixing the input to resume")
 
 
@@ -222,26 +283,42 @@ def pad_even(frame: np.ndarray) -> np.ndarray:
     return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
+RGB_CODECS = ("ffv1", "libx264rgb", "png", "qtrle", "utvideo")
+
+
 @dataclass(frozen=True)
 class Encoding:
-    """How frames are encoded: ffmpeg codec name, quality and speed preset."""
+    """How frames are encoded: ffmpeg codec name, quality, speed preset, colour description, pixel aspect."""
 
     codec: str = "libx264"
     crf: int = 18
     preset: str = "medium"
+    color: Color = Color()
+    sar: Fraction = Fraction(1)
 
-    def args(self) -> list[str]:
+    def codec_args(self) -> list[str]:
+        # No B-frames: chunks are joined by stream copy, and a short chunk's encoder delay differs from a
+        # long one's, which leaves a gap in the decoding times that readers count as extra frames.
         if self.codec in ("libx264", "libx265"):
-            return ["-c:v", self.codec, "-crf", str(self.crf), "-preset", self.preset, "-pix_fmt", "yuv420p"]
+            return ["-c:v", self.codec, "-crf", str(self.crf), "-preset", self.preset, "-bf", "0", "-pix_fmt", "yuv420p"]
         if self.codec.startswith("prores"):
             return ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le"]
         if self.codec == "ffv1":
             return ["-c:v", "ffv1", "-pix_fmt", "bgr0"]
         if self.codec == "libx264rgb":  # lossless RGB H.264
-            return ["-c:v", "libx264rgb", "-qp", "0", "-preset", self.preset, "-pix_fmt", "rgb24"]
+            return ["-c:v", "libx264rgb", "-qp", "0", "-preset", self.preset, "-bf", "0", "-pix_fmt", "rgb24"]
         if self.codec == "libvpx-vp9":
-            return ["-c:v", "libvpx-vp9", "-crf", str(self.crf + 13), "-b:v", "0", "-pix_fmt", "yuv420p"]
-        return ["-c:v", self.codec]
+            return ["-c:v", "libvpx-vp9", "-crf", str(min(self.crf + 13, 63)), "-b:v", "0", "-pix_fmt", "yuv420p"]
+        return ["-c:v", self.codec, "-bf", "0"]
+
+    def filters(self) -> list[str]:
+        """Colour conversion and tags (YUV codecs), and the pixel aspect ratio."""
+        out = [] if self.codec in RGB_CODECS else self.color.filters()
+        return out + ([f"setsar={self.sar.numerator}/{self.sar.denominator}"] if self.sar != 1 else [])
+
+    def args(self) -> list[str]:
+        vf = self.filters()
+        return (["-vf", ",".join(vf)] if vf else []) + self.codec_args()
 
     @property
     def needs_even(self) -> bool:
@@ -253,10 +330,10 @@ class Writer:
 
     def __init__(self, path: str, width: int, height: int, fps: Fraction, encoding: Encoding):
         self.path, self.size, self.encoding = path, (width, height), encoding
-        self.tmp = f"{path}.part{os.path.splitext(path)[1]}"
+        self.tmp = f"{path}.part{os.getpid()}{os.path.splitext(path)[1]}"
         w, h = (even(width), even(height)) if encoding.needs_even else (width, height)
         args = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo",
-                "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", *encoding.args(), self.tmp]
+                "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", *encoding.args(), fpath(self.tmp)]
         self.p = _Process(args, stdin=subprocess.PIPE)
         self.frames = 0
 
@@ -272,10 +349,11 @@ class Writer:
 
     def close(self) -> None:
         code = self.p.close()
+        message = self.p.error_text() if code != 0 else ""
         self.p.errfile.close()
         if code != 0:
             _remove(self.tmp)
-            raise UserError(f"ffmpeg could not write {self.path}: {self.p.error_text()}")
+            raise UserError(f"ffmpeg could not write {self.path}: {message}")
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:

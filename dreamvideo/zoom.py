@@ -1,9 +1,7 @@
 """`dreamvideo zoom`: an infinite-dream zoom animation, optionally looping seamlessly."""
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+from dataclasses import replace
 
 import torch
 
@@ -11,6 +9,8 @@ from . import images, mux, video
 from .animate import looped, zoom_frames
 from .config import Config, parse_fps, parse_pair
 from .errors import UserError
+from .output import output_spec
+from .workdir import WorkDir
 
 
 def zoom_length(cfg: Config) -> tuple[int, int]:
@@ -56,33 +56,42 @@ def zoom_animator(cfg: Config, dreamer, fps, count: int):
             raise UserError("these settings react to audio: give the soundtrack with --audio FILE")
         a = cfg.audio
         features = audio.features(audio.read_audio(a.file), fps, count, attack=a.attack, release=a.release)
-    return Animator(cfg, dreamer, fps, features)
+    animator = Animator(cfg, dreamer, fps, features)
+    animator.check(range(count))
+    return animator
 
 
 def make_zoom(start: str | None, dst: str, cfg: Config, progress_factory=None) -> None:
-    """Render the zoom animation into `dst` (MP4, MOV, MKV, WebM, GIF, WebP or a PNG pattern), atomically."""
-    from .job import output_format
-    from .runner import make_dreamer
+    """Render the zoom animation into `dst` (MP4, MOV, MKV, WebM, GIF, WebP or a PNG pattern), atomically.
+    Its parts go to a locked work folder beside the output, removed at the end (a zoom does not resume)."""
+    from .runner import check_memory, make_dreamer, resolve_device
 
+    out = output_spec(dst, cfg.video.codec, cfg.video.crf, cfg.video.preset)
+    size = parse_pair(cfg.zoom.size, "size", positive=True)
+    if size:
+        check_memory(int(size[0]), int(size[1]), cfg, resolve_device(cfg.run.device))
+    out = replace(out, encoding=replace(out.encoding, color=video.BT709))
     dreamer = make_dreamer(cfg)
     first = start_image(start, cfg, dreamer.device)
     h, w = first.shape[-2:]
     fps = parse_fps(cfg.zoom.fps)
     count, overlap = zoom_length(cfg)
-    ext, encoding = output_format(dst, "" if not cfg.video.codec else cfg.video.codec)
-    work = tempfile.mkdtemp(prefix=".dreamvideo-zoom-", dir=os.path.dirname(os.path.abspath(dst)))
+    soundtrack = video.audio_info(cfg.audio.file) if cfg.audio.file else None
+    animator = zoom_animator(cfg, dreamer, fps, count + overlap)
+    work = WorkDir(out.work_path, "zoom", dst)
+    work.clear()  # a zoom starts over: whatever an interrupted one left is of no use
     try:
         # With --loop the crossfaded first frames are known only at the end: they go to their own part.
-        head, body = (os.path.join(work, name + ext) for name in ("head", "body"))
-        writers = {name: video.Writer(path, w, h, fps, encoding) for name, path in (("head", head), ("body", body))
+        head, body = (work.file(name + out.chunk_ext) for name in ("head", "body"))
+        writers = {name: video.Writer(path, w, h, fps, out.encoding) for name, path in (("head", head), ("body", body))
                    if overlap or name == "body"}
         progress = progress_factory(count + overlap) if progress_factory else None
         try:
-            frames = zoom_frames(dreamer, first, cfg.zoom, fps, count + overlap, zoom_animator(cfg, dreamer, fps, count))
-            for i, frame in looped(frames, count, overlap) if overlap else enumerate(frames):
+            frames = zoom_frames(dreamer, first, cfg.zoom, fps, count + overlap, animator)
+            for i, frame in looped(frames, count, overlap, progress) if overlap else enumerate(frames):
                 is_head = overlap and i < overlap
                 writers["head" if is_head else "body"].write(images.to_uint8(frame)[0])
-                if progress:
+                if progress and not overlap:
                     progress(1)
             for wr in writers.values():
                 wr.close()
@@ -90,7 +99,6 @@ def make_zoom(start: str | None, dst: str, cfg: Config, progress_factory=None) -
             for wr in writers.values():
                 wr.abort()
             raise
-        soundtrack = video.audio_info(cfg.audio.file) if cfg.audio.file else None
-        mux.finish([head, body] if overlap else [body], dst, fps, count, (w, h), soundtrack)
+        mux.finish([head, body] if overlap else [body], out, fps, count, (w, h), work.path, soundtrack)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        work.close(remove=True)

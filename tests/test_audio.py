@@ -58,7 +58,7 @@ def test_audio_command_plots_features(tmp_path, capsys):
     assert "50 frames" in capsys.readouterr().out
     silent = str(tmp_path / "s.mp4")
     lavfi_clip(silent, seconds=1.0, audio=None)
-    assert main(["audio", silent, "--plot", png]) == 2
+    assert main(["audio", silent, "--plot", png, "--overwrite"]) == 2
     assert "has no audio" in capsys.readouterr().err
 
 

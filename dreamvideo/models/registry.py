@@ -63,9 +63,15 @@ def _state_dict(spec: ModelSpec, weights: str | None) -> dict | None:
         if not os.path.isfile(weights):
             raise UserError(f"weights file not found: {weights}")
         try:
-            return torch.load(weights, map_location="cpu", weights_only=True)
-        except Exception as e:  # corrupt or not a state dict
-            raise UserError(f"cannot read weights {weights}: {e}") from None
+            sd = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as e:  # corrupt, or a pickle of more than tensors (PyTorch's advice runs to pages)
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+            raise UserError(f"cannot read weights {weights} ({first}): give a PyTorch state-dict file "
+                            f"(.pth) saved with torch.save(model.state_dict())") from None
+        if not isinstance(sd, dict) or not all(torch.is_tensor(v) for v in sd.values()):
+            raise UserError(f"weights {weights} is not a state dict of tensors: save it with "
+                            f"torch.save(model.state_dict())")
+        return sd
     if spec.weights_file is not None:
         return torch.load(spec.weights_file(), map_location="cpu", weights_only=True)
     if not spec.weights_url:
