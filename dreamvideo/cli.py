@@ -219,10 +219,12 @@ def render(work, out: str, settings: str, cfg, desc: str, unit: str) -> int:
     """Run work(progress_factory) with a progress bar, then save the settings beside the output."""
     factory, bars = progress_bar(desc, unit)
     try:
-        work(factory)
+        warnings = work(factory) or []
     finally:
         for b in bars:
             b.close()
+    for w in warnings:
+        print(f"dreamvideo: warning: {w}", file=sys.stderr)
     save_settings(settings, out, cfg)
     print(f"wrote {out}")
     return 0

@@ -230,17 +230,23 @@ class Job:
             self.soundtrack, self.audio_start = (info if v.audio else None), self.start
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
+        self.warnings: list[str] = []  # for the person running the job (the CLI prints them)
 
     def scan(self) -> None:
         """Scene cuts and the true frame count, once per job (kept in the manifest)."""
         m = self.work.manifest
         if "cuts" not in m:
-            cuts, n = plan.find_cuts(self.info, self.start, self.count, self.cfg.video.cut_threshold)
+            damage: list[str] = []
+            cuts, n = plan.find_cuts(self.info, self.start, self.count, self.cfg.video.cut_threshold, damage)
             if n == 0:
                 raise UserError(f"{self.src} has no video frames that ffmpeg can decode")
-            m["cuts"], m["count"] = cuts, n
+            m["cuts"], m["count"], m["decode_errors"] = cuts, n, len(damage)
             self.work.save()
         self.cuts, self.count = set(m["cuts"]), m["count"]
+        if m["decode_errors"]:
+            self.warnings.append(f"{self.src} is damaged: ffmpeg reported {m['decode_errors']} decoding errors, and "
+                                 f"the frames it could not decode cleanly are dreamed as it patched them; "
+                                 f"re-export or re-download the file for a clean render")
 
     def run(self, progress_factory=None) -> None:
         """Dream what is not done yet, then assemble the output and remove the work folder. On failure the
@@ -350,6 +356,8 @@ class Job:
         return path
 
 
-def dream_video(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
-    """Dream the video `src` into `dst` (resuming earlier work on the same job)."""
-    Job(src, dst, cfg).run(progress_factory)
+def dream_video(src: str, dst: str, cfg: Config, progress_factory=None) -> list[str]:
+    """Dream the video `src` into `dst` (resuming earlier work on the same job). Returns warnings."""
+    job = Job(src, dst, cfg)
+    job.run(progress_factory)
+    return job.warnings

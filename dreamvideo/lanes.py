@@ -8,16 +8,17 @@ from . import flow, video
 THUMB_WIDTH = 64
 
 
-def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float) -> tuple[list[int], int]:
-    """Scene cuts (job-relative indices of shots' first frames, 0 excluded) and the frames actually there."""
+def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float,
+              damage: list | None = None) -> tuple[list[int], int]:
+    """Scene cuts (job-relative indices of shots' first frames, 0 excluded) and the frames actually there.
+    `damage` receives the decoder's error lines."""
     h = max(2, round(info.height * THUMB_WIDTH / info.width / 2) * 2)
     cuts, prev, n = [], None, 0
-    for n, thumb in enumerate(video.read_frames(info, start, None, (THUMB_WIDTH, h)), 1):
+    for n, thumb in enumerate(video.read_frames(info, start, count, (THUMB_WIDTH, h), damage=damage,
+                                                     strict=False), 1):
         if prev is not None and flow.is_cut(prev, thumb, threshold):
             cuts.append(n - 1)
         prev = thumb
-        if n == count:
-            break
     return cuts, n
 
 

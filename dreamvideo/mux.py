@@ -29,13 +29,15 @@ def audio_encoder(out_ext: str, layout: str, i: int) -> list[str]:
     return [f"-c:a:{i}", "aac", f"-b:a:{i}", rate]
 
 
-def audio_args(out_ext: str, info: VideoInfo | None) -> list[str]:
+def audio_args(out_ext: str, info: VideoInfo | None, cut: bool = False) -> list[str]:
+    """Copy each audio stream where the container takes it, else re-encode it. `cut`: the audio starts
+    mid-file, and a copy would start at the packet before the cut (out of sync): always re-encode."""
     if not info or not info.audio or out_ext not in AUDIO_COPY:
         return ["-an"]
     allowed = AUDIO_COPY[out_ext]
     args = ["-map", "1:a"]
     for i, stream in enumerate(info.audio):
-        if allowed is None or stream.codec in allowed:
+        if not cut and (allowed is None or stream.codec in allowed):
             args += [f"-c:a:{i}", "copy"]
         else:
             args += audio_encoder(out_ext, stream.channels, i)
@@ -52,7 +54,7 @@ def finish(parts: list[str], out: OutputSpec, fps: Fraction, frames: int, size: 
         for part in parts:
             f.write("file '" + os.path.abspath(part).replace("'", "'\\''") + "'\n")
     args = ["-f", "concat", "-safe", "0", "-i", fpath(listing)]
-    audio = audio_args(out.ext, audio_from if out.keeps_audio else None)
+    audio = audio_args(out.ext, audio_from if out.keeps_audio else None, cut=start > 0)
     if audio != ["-an"]:
         args += ["-ss", f"{float(start / fps):.6f}", "-i", fpath(audio_from.path)]
     args += ["-map", "0:v", *audio, "-frames:v", str(frames)]

@@ -196,6 +196,9 @@ def check_complete(info: VideoInfo) -> None:
                         f"to dream what is there")
 
 
+GENERIC = ("Conversion failed", "Error closing file", "[out#", "Error while filtering", "Terminating thread")
+
+
 class _Process:
     """A child ffmpeg that is always reaped: killed if still running when closed."""
 
@@ -204,10 +207,14 @@ class _Process:
         self.proc = subprocess.Popen(args, stdin=stdin or subprocess.DEVNULL, stdout=stdout or subprocess.DEVNULL,
                                      stderr=self.errfile)
 
-    def error_text(self) -> str:
+    def error_lines(self) -> list[str]:
         self.errfile.seek(0)
-        lines = self.errfile.read().decode(errors="replace").strip().splitlines()
-        return lines[-1] if lines else "no message"
+        return self.errfile.read().decode(errors="replace").strip().splitlines()
+
+    def error_text(self) -> str:
+        """ffmpeg's most telling line: the last one that is not a generic closing remark."""
+        lines = [line for line in self.error_lines() if not line.startswith(GENERIC)] or self.error_lines()
+        return lines[-1][:300] if lines else "no message"
 
     def close(self, kill: bool = False) -> int:
         for pipe in (self.proc.stdin, self.proc.stdout):
@@ -235,7 +242,7 @@ class _Process:
 
 
 def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
-                size: tuple[int, int] | None = None, skip: int = 0) -> Iterator[np.ndarray]:
+                size: tuple[int, int] | None = None, skip: int = 0, damage: list | None = None, strict: bool = True) -> Iterator[np.ndarray]:
     """Yield uint8 [H,W,3] RGB frames start+skip .. start+skip+count-1, resized to size=(w, h).
 
     Only `start` is sought; `skip` frames after it are decoded and dropped. Readers that share a `start` (the
@@ -264,7 +271,10 @@ def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
                 break
             got += 1
             yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
-        if count is not None and got < count:
+        if damage is not None:
+            p.close()
+            damage += [line for line in p.error_lines() if "error" in line.lower() or "corrupt" in line.lower()]
+        if strict and count is not None and got < count:
             p.close()
             raise UserError(f"{info.path}: the video ended or broke at frame {start + skip + got} of "
                             f"{start + skip + count} ({p.error_text()}); the frames done so far are kept, "
