@@ -37,6 +37,14 @@ def default(key: str) -> str:
     return f" (default: {getattr(getattr(load(), section), name)!s})"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line errors (exit code 2) instead of a usage block."""
+
+    def error(self, message: str):
+        print(f"dreamvideo: error: {message} (see `{self.prog} -h`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def add_dream_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("dreaming")
     g.add_argument("--model", metavar="NAME", help="network (see `dreamvideo models`); default efficientnet_lite0")
@@ -56,7 +64,7 @@ def add_dream_flags(p: argparse.ArgumentParser) -> None:
                    "cores that other programs leave idle)")
     from .config import presets
 
-    g.add_argument("--preset", default="default", metavar="NAME", choices=presets(),
+    g.add_argument("--preset", default="default", metavar="NAME",
                    help=f"settings preset: {', '.join(presets())} (default: default)")
     g.add_argument("--config", metavar="FILE", help="TOML settings file (same tables as the presets)")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting, e.g. dream.smooth=1")
@@ -97,7 +105,7 @@ def seconds(text: str | None, flag: str) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dreamvideo", description="DeepDream for images and videos.",
+    p = Parser(prog="dreamvideo", description="DeepDream for images and videos.",
                                 epilog="`dreamvideo IN OUT` picks image or video from the input.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, text in (("dream", "dream an image or a video, chosen from the input (the default command)"),
@@ -394,7 +402,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS + ("dream",):
         argv.insert(0, "dream")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # -h, or a one-line usage error
+        return int(e.code or 0)
     if not args.command:
         build_parser().print_help()
         return 2

@@ -5,6 +5,7 @@ each chunk's carried state, so an interrupted run resumes with the same command 
 """
 from __future__ import annotations
 
+import io
 import os
 import queue
 import tempfile
@@ -34,9 +35,16 @@ END = "end"  # to the writer: nothing more comes (the job finished or stopped); 
 
 
 def save_carry(work: WorkDir, chunk: plan.Chunk, carry: Carry) -> None:
+    buf = io.BytesIO()  # serialized in memory: a full disk then raises OSError(ENOSPC), not torch's RuntimeError
+    torch.save(carry.__dict__, buf)
     tmp = work.file(chunk.name + ".state.tmp")
-    torch.save(carry.__dict__, tmp)
-    os.replace(tmp, work.file(chunk.name + ".state.pt"))
+    try:
+        with open(tmp, "wb") as f:
+            f.write(buf.getbuffer())
+        os.replace(tmp, work.file(chunk.name + ".state.pt"))
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def finish_chunk(work: WorkDir, chunk: plan.Chunk, carry: Carry) -> None:

@@ -87,6 +87,8 @@ class OutputSpec:
 
 def output_spec(path: str, codec: str = "", crf: int = 18, preset: str = "medium") -> OutputSpec:
     """Decide everything about an output path and its encoder; a UserError for what cannot be written."""
+    if os.path.isdir(path):
+        raise UserError(f"output is a folder: {path}; give a file name inside it")
     ext = os.path.splitext(path)[1].lower()
     sequence = ext == ".png" and "%" in os.path.basename(path)
     if ext == ".png" and not sequence:
