@@ -220,7 +220,7 @@ def test_full_disk_is_one_line_and_keeps_finished_chunks(media, tmp_path, capsys
         assert all(".part" not in p for p in parts)
         assert ffmpeg_children() == []
     finally:
-        subprocess.run(["umount", str(disk)])
+        subprocess.run(["umount", "-l", str(disk)])
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only disk needs root")
@@ -231,4 +231,4 @@ def test_read_only_folder_is_refused_before_any_work(media, tmp_path, capsys):
         assert main([media["clip"], str(disk / "x.mp4")]) == 2
         assert "cannot write to the output folder" in capsys.readouterr().err
     finally:
-        subprocess.run(["umount", str(disk)])
+        subprocess.run(["umount", "-l", str(disk)])
