@@ -91,6 +91,7 @@ class VideoInfo:
     vfr: bool = False  # variable frame rate: read resampled to a constant `fps` (count_frames tells)
     color: Color = Color()
     sar: Fraction = Fraction(1)  # sample (pixel) aspect ratio: anamorphic video keeps its shape
+    seekable: bool = True  # False: containers whose seeks are not frame-exact (MPEG-TS, AVI): read from the start
 
     def frame_count(self) -> int:
         return self.frames if self.frames is not None else round(self.duration * self.fps)
@@ -113,6 +114,8 @@ _AUDIO = re.compile(r"Stream #\d+:\d+[^:]*: Audio: (\w+)[^,]*, \d+ Hz, ([^,]+),"
 _FPS = re.compile(r", ([\d.]+)(k?) (fps|tbr)")
 _DURATION = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
 _ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees")
+_FORMAT = re.compile(r"Input #0, ([\w,]+), from")
+UNSEEKABLE = {"mpegts", "mpeg", "avi", "h264", "hevc", "mpegvideo", "m4v", "flv", "asf"}
 
 
 def probe(path: str) -> VideoInfo:
@@ -145,7 +148,9 @@ def probe(path: str) -> VideoInfo:
     color = parse_color(pix.group(1) or pix.group(2)) if pix else Color()
     sar = _SAR.search(lines[0])
     sar = Fraction(int(sar.group(1)), int(sar.group(2))) if sar and int(sar.group(2)) and int(sar.group(1)) else Fraction(1)
-    return VideoInfo(path, w, h, fps, duration, rotation, audio, color=color, sar=sar)
+    fmt = _FORMAT.search(text)
+    seekable = not (fmt and set(fmt.group(1).split(",")) & UNSEEKABLE)
+    return VideoInfo(path, w, h, fps, duration, rotation, audio, color=color, sar=sar, seekable=seekable)
 
 
 def audio_info(path: str) -> VideoInfo:
@@ -160,8 +165,12 @@ def audio_info(path: str) -> VideoInfo:
     return VideoInfo(path, 0, 0, Fraction(1), 0.0, 0, streams, frames=0)
 
 
-def packet_times(path: str) -> list[float]:
-    """Presentation times (seconds, sorted) of the first video stream's packets, by demuxing (no decoding)."""
+NOPTS = -(2**63)  # ffmpeg's "no timestamp" (AVI packets, raw streams)
+
+
+def packet_times(path: str) -> tuple[list[float | None], Fraction]:
+    """Presentation times (seconds, sorted; None where a packet has none) of the first video stream's packets,
+    by demuxing (no decoding), and the stream's time base."""
     r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", fpath(path), "-map", "0:v:0",
                         "-c", "copy", "-f", "framecrc", "-"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     base, times = Fraction(1), []
@@ -169,21 +178,27 @@ def packet_times(path: str) -> list[float]:
         if line.startswith("#tb 0:"):
             base = Fraction(line.split(":", 1)[1].strip())
         elif line and not line.startswith("#"):
-            times.append(float(int(line.split(",")[2]) * base))
-    return sorted(times)
+            pts = int(line.split(",")[2])
+            times.append(None if pts in (NOPTS, -NOPTS) else float(pts * base))
+    known = sorted(t for t in times if t is not None)
+    return (known if len(known) == len(times) else [None] * len(times)), base
 
 
 def count_frames(info: VideoInfo) -> VideoInfo:
     """The exact frame count, and whether the rate varies. A variable-rate video counts as its duration at
-    its average rate, the frames it will be read as (constant rate, same duration)."""
-    times = packet_times(info.path)
+    its average rate, the frames it will be read as (constant rate, same duration). Steps that differ by
+    no more than the time base's rounding (29.97 fps in milliseconds: 33 and 34) are a constant rate."""
+    times, base = packet_times(info.path)
     if not times:
         raise UserError(f"{info.path} has no video frames")
     n, vfr = len(times), False
-    steps = [b - a for a, b in zip(times, times[1:])]
-    if len(steps) > 1 and max(steps) - min(steps) > 0.01 * sorted(steps)[len(steps) // 2] + 1e-6:
-        typical = sorted(steps)[len(steps) // 2]
-        n, vfr = max(1, round((times[-1] - times[0] + typical) * info.fps)), True
+    if None in times:  # no timestamps to judge by (AVI): one frame per packet, at the stated rate
+        return replace(info, frames=n, vfr=False)
+    steps = sorted(b - a for a, b in zip(times, times[1:]))
+    if len(steps) > 1:
+        typical = steps[len(steps) // 2]
+        if steps[-1] - steps[0] > 0.01 * typical + 2 * float(base) + 1e-6:
+            n, vfr = max(1, round((times[-1] - times[0] + typical) * info.fps)), True
     return replace(info, frames=n, vfr=vfr)
 
 
@@ -196,6 +211,7 @@ def check_complete(info: VideoInfo) -> None:
                         f"to dream what is there")
 
 
+SEEK_MARGIN = 5.0  # seconds sought before a start, decoded and dropped
 GENERIC = ("Conversion failed", "Error closing file", "[out#", "Error while filtering", "Terminating thread")
 
 
@@ -249,12 +265,20 @@ def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
     lanes and resumed chunks of one job) therefore see exactly the same frames whatever the file's timestamps."""
     w, h = size or (info.width, info.height)
     args = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error"]
-    if start > 0:  # seek half a frame early: the decoder keeps the first frame at or after it
-        args += ["-ss", f"{float((start - Fraction(1, 2)) / info.fps):.6f}"]
+    filters = []
+    if start > 0 and not info.seekable:
+        start, skip = 0, start + skip  # decode from the start and drop frames: slower, but exact
+    if start > 0:  # seek early, then cut at the frame's time: exact where a seek alone lands a frame off
+        at = float((start - Fraction(1, 2)) / info.fps)
+        ahead = max(0.0, at - SEEK_MARGIN)
+        if ahead > 0:
+            args += ["-ss", f"{ahead:.6f}"]
+        filters.append(f"trim=start={at - ahead:.6f},setpts=PTS-STARTPTS")
     args += ["-i", fpath(info.path), "-map", "0:v:0", "-an", "-sn", "-fps_mode", "passthrough"]  # no dup/drop
     if count is not None:
         args += ["-frames:v", str(count)]
-    filters = [f"fps={info.fps}"] if info.vfr else []  # variable rate: resampled to constant, same duration
+    if info.vfr:  # variable rate: resampled to constant, same duration
+        filters.append(f"fps={info.fps}")
     if skip:
         filters.append(f"trim=start_frame={skip}")
     if (w, h) != (info.width, info.height):

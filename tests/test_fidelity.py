@@ -23,7 +23,7 @@ def readers(path: str) -> dict:
     meta = imageio_ffmpeg.read_frames(path)
     first = next(meta)
     counted = sum(1 for _ in meta)
-    times = video.packet_times(path)
+    times, _ = video.packet_times(path)
     return {"packets": len(times), "decoded": frames, "imageio": counted, "start": times[0],
             "imageio_fps": first["fps"], "fps": video.probe(path).fps}
 
@@ -98,3 +98,44 @@ def test_anamorphic_input_keeps_its_shape(tmp_path):
     out = str(tmp_path / "ana-out.mp4")
     assert main([src, out, *FAST, "--width", "80"]) == 0
     assert video.probe(out).sar == Fraction(4, 3)
+
+
+@pytest.fixture(scope="module")
+def containers(tmp_path_factory):
+    """29.97 fps clips in containers whose timestamps trip frame-exact reading."""
+    d = tmp_path_factory.mktemp("containers")
+    src = ["-f", "lavfi", "-i", "testsrc2=size=96x54:rate=30000/1001:duration=7"]
+    kinds = {"offset.mp4": ["-c:v", "libx264", "-bf", "3", "-output_ts_offset", "1.3"],  # starts at 1.3 s
+             "stream.ts": ["-c:v", "libx264", "-bf", "3"],  # no index: seeks land mid-GOP
+             "bframes.mkv": ["-c:v", "libx264", "-bf", "3"],  # 1 ms time base: steps of 33 and 34 ms
+             "mpeg4.avi": ["-c:v", "mpeg4", "-bf", "2"]}  # no timestamps at all
+    paths = {}
+    for name, args in kinds.items():
+        paths[name] = str(d / name)
+        video.run_ffmpeg(src + args + [paths[name]], "make a test clip")
+    return paths
+
+
+@pytest.mark.parametrize("name", ["offset.mp4", "stream.ts", "bframes.mkv", "mpeg4.avi"])
+def test_frames_are_exact_in_every_container(containers, name):
+    info = video.count_frames(video.probe(containers[name]))
+    assert info.frames == 210 and not info.vfr
+    full = list(video.read_frames(info, 0, info.frames))
+    for k in (1, 37, 175, 207):  # the last ones lie past the seek margin
+        assert np.array_equal(next(video.read_frames(info, k, 1)), full[k]), k
+        assert np.array_equal(next(video.read_frames(info, 0, 1, skip=k)), full[k]), k
+
+
+def test_lanes_equal_one_lane_on_a_b_frame_mkv_with_a_cut_at_the_split(tmp_path):
+    src = str(tmp_path / "cut.mkv")
+    video.run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=128x72:rate=30000/1001:duration=1.2", "-f", "lavfi", "-i",
+                      "mandelbrot=size=128x72:rate=30000/1001,trim=duration=1.2", "-filter_complex",
+                      "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-c:v", "libx264", "-bf", "3", src], "make a clip")
+    outs = []
+    for lanes in ("1", "2"):
+        out = str(tmp_path / f"l{lanes}.mkv")
+        assert main([src, out, *FAST, "--codec", "ffv1", "--lanes", lanes]) == 0
+        info = video.count_frames(video.probe(out))
+        outs.append(list(video.read_frames(info, 0, info.frames)))
+    assert len(outs[0]) == len(outs[1]) == 72
+    assert [k for k, (a, b) in enumerate(zip(*outs)) if not np.array_equal(a, b)] == []
