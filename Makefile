@@ -18,6 +18,7 @@ bench:
 	$(BIN)/python benchmarks/pipeline.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/quality.py --frames 40
 	$(BIN)/python benchmarks/zoom_seam.py
+	$(BIN)/python benchmarks/busy.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

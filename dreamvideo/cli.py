@@ -197,13 +197,25 @@ def check_output(dst: str, existing: list[str], overwrite: bool, inputs: list[st
 
 
 def progress_bar(desc: str, unit: str = "step"):
+    """A tqdm bar whose rate (and so its ETA) is the average since the first unit finished: the first frame of
+    a video or zoom is a full dream, many times the cost of the frames that follow."""
+    import time
+
     from tqdm import tqdm
 
     bars = []
 
     def factory(total: int):
-        bars.append(tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, smoothing=0.1))
-        return bars[-1].update
+        bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, smoothing=0)
+        bars.append(bar)
+
+        def update(n: int) -> None:
+            first = bar.n == 0
+            bar.update(n)
+            if first:  # time from here on
+                bar.start_t, bar.initial = time.time(), bar.n
+
+        return update
 
     return factory, bars
 
@@ -238,14 +250,34 @@ def render(work, out: str, settings: str, cfg, desc: str, unit: str) -> int:
     return 0
 
 
+def idle_cores(seconds: float = 0.1) -> float | None:
+    """Cores left idle by other programs, from /proc/stat sampled over `seconds` (None where unknown)."""
+    import time
+
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return values[3] + values[4], sum(values)  # idle + iowait, all
+
+    try:
+        idle0, all0 = sample()
+        time.sleep(seconds)
+        idle1, all1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    cores = os.cpu_count() or 1
+    return cores * (idle1 - idle0) / max(all1 - all0, 1)
+
+
 def apply_threads(cfg) -> None:
-    """CPU threads for torch and OpenCV: run.threads, or the cores other programs leave idle (a busy core
-    shared with a spinning OpenMP thread slows every step several times over)."""
+    """CPU threads for torch and OpenCV: run.threads, or the cores other programs leave idle. A core shared
+    with a busy program slows every step several times over: each step waits for its slowest thread."""
     import cv2
     import torch
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n = cfg.run.threads or max(1, min(cores, round(cores - os.getloadavg()[0])))
+    idle = idle_cores()
+    n = cfg.run.threads or (cores if idle is None else max(1, min(cores, round(idle))))
     torch.set_num_threads(n)
     cv2.setNumThreads(n)
 

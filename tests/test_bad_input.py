@@ -232,3 +232,27 @@ def test_read_only_folder_is_refused_before_any_work(media, tmp_path, capsys):
         assert "cannot write to the output folder" in capsys.readouterr().err
     finally:
         subprocess.run(["umount", "-l", str(disk)])
+
+
+def test_damaged_input_is_reported_not_passed_off_as_clean(tmp_path, capsys):
+    src = str(tmp_path / "ok.mp4")
+    lavfi_clip(src, size=(160, 90), seconds=3.0, audio=None)
+    data = bytearray(open(src, "rb").read())
+    rng = np.random.default_rng(1)
+    for p in rng.integers(len(data) // 3, 2 * len(data) // 3, 200):
+        data[p] ^= 0xFF
+    bad = str(tmp_path / "flipped.mp4")
+    open(bad, "wb").write(bytes(data))
+    assert main([bad, str(tmp_path / "o.mp4"), "--octaves", "1", "--steps", "1"]) == 0
+    assert re.search(r"warning: .*damaged: ffmpeg reported \d+ decoding errors", capsys.readouterr().err)
+
+
+def test_formats_without_sound_say_so(media, tmp_path, capsys):
+    assert main([media["clip"], str(tmp_path / "o.gif"), "--frames", "2", "--octaves", "1", "--steps", "1"]) == 0
+    assert "holds no sound" in capsys.readouterr().err
+
+
+def test_help_shows_defaults_and_presets(capsys):
+    assert main(["video", "-h"]) == 0
+    text = capsys.readouterr().out
+    assert "(default: 10)" in text and "music_video" in text

@@ -106,3 +106,32 @@ def test_guided_dream_and_preset_through_cli(photo_path, tmp_path):
                  "--set", f"objective.guide={photo_path}", "--objective", "blocks.6"]) == 0
     assert read_image(out).shape == (53, 80, 3)
     assert 'guide = "' in open(out + ".toml").read()
+
+
+def test_threads_setting_is_honoured(monkeypatch):
+    import torch
+
+    from dreamvideo import cli, config
+
+    before = torch.get_num_threads()
+    try:
+        cli.apply_threads(config.load("default", sets=["run.threads=1"]))
+        assert torch.get_num_threads() == 1
+        monkeypatch.setattr(cli, "idle_cores", lambda: 0.2)  # every core busy with other programs
+        cli.apply_threads(config.load("default"))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_crf_changes_the_encoding(tmp_path):
+    from dreamvideo.synth import lavfi_clip
+
+    src = str(tmp_path / "in.mp4")
+    lavfi_clip(src, seconds=0.6, audio=None)
+    sizes = []
+    for crf in ("10", "45"):
+        out = str(tmp_path / f"crf{crf}.mp4")
+        assert main([src, out, "--steps", "0", "--crf", crf, "--encoder-preset", "ultrafast"]) == 0
+        sizes.append(os.path.getsize(out))
+    assert sizes[1] < sizes[0] / 2

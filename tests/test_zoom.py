@@ -122,3 +122,13 @@ def test_same_seed_same_animation(tmp_path):
         runs[name] = frames_of(out)[1]
     assert all(np.array_equal(x, y) for x, y in zip(runs["a"], runs["b"]))
     assert not np.array_equal(runs["a"][-1], runs["c"][-1])
+
+
+def test_progress_counts_every_rendered_frame_of_a_loop(tmp_path):
+    from dreamvideo.zoom import make_zoom
+
+    cfg = config.load("default", sets=["zoom.frames=12", "zoom.loop=true", "zoom.size=48x48", "dream.octaves=1",
+                                       "dream.steps=1", "zoom.steps=1", "zoom.octaves=1"])
+    totals, done = [], []
+    make_zoom(None, str(tmp_path / "l.mkv"), cfg, lambda total: totals.append(total) or done.append)
+    assert totals == [12 + 4] and sum(done) == totals[0]  # the loop's crossfade frames count too
