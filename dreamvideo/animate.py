@@ -1,10 +1,14 @@
 """The feedback loops. Video: each lane carries its dream from frame to frame along the optical flow.
 
-Keyframes (a lane's first frame, the first after a cut, or when under `rekey` of the pixels are still
-tracked) get the full octave dream. Later frames carry the keyframe's detail by composing the flows
-back to the keyframe and resampling that detail once (re-warping every frame would blur it away), plus
-what later steps added, warped from the previous frame, all under the validity masks; then a light
-ascent on the finest octave, faster where nothing reliable was carried, with a smoothed gradient.
+Keyframes (a lane's first frame, the first after a cut) get the full octave dream. Later frames carry the
+keyframe's detail by composing the flows back to the keyframe and resampling that detail once (re-warping
+every frame would blur it away), plus what later frames added, warped from the previous frame. Detail is
+carried only where it can be trusted: the forward-backward check along the way, and the content there still
+matching what the detail was dreamed on (so a person who leaves takes their dream along: no ghosts). Then
+the frame is dreamed a little at its finest octaves, each pixel as much as its dream falls short of the
+keyframe's energy there: new and changed content grows a full dream within a few frames, carried dream is
+held, not faded. When too little is tracked the current output becomes the keyframe (it continues the same
+texture: no jump).
 """
 from __future__ import annotations
 
@@ -16,18 +20,27 @@ import torch
 from . import engine, flow
 from .images import to_tensor
 
+STATE_VERSION = "carry-2"  # in the job identity: a work folder of another version starts afresh
+
 
 @dataclass
 class Carry:
     """A lane's state after a frame; tensors are [1,C,H,W] on the device."""
 
     key_detail: torch.Tensor  # [1,3,H,W] keyframe dream minus keyframe input
+    key_frame: torch.Tensor  # [1,3,H,W] keyframe input: its detail is carried where the content still matches
+    key_energy: torch.Tensor  # [1,2,H,W] local energy of the keyframe's dream (overall, fine: see energy())
     to_key: torch.Tensor  # [1,2,H,W] backward flow from the current frame to the keyframe
-    tracked: torch.Tensor  # [1,1,H,W] 1 where to_key is still reliable
-    extra: torch.Tensor  # [1,3,H,W] detail added after the keyframe
+    trust: torch.Tensor  # [1,1,H,W] in [0,1]: how reliable to_key still is
+    extra: torch.Tensor  # [1,3,H,W] detail added after the keyframe, at the current frame's pixels
+    frame: torch.Tensor  # [1,3,H,W] the current input frame
+    out: torch.Tensor  # [1,3,H,W] the output for it (after _carry_along: the previous output, warped)
+    step: torch.Tensor  # [1,1,H,W] in [0,1]: how far the last step along the flow can be trusted
+    age: int = 0  # frames since the keyframe
 
-    def to(self, device) -> "Carry":
-        return Carry(*(t.to(device) for t in (self.key_detail, self.to_key, self.tracked, self.extra)))
+    def to(self, device, copy: bool = False) -> "Carry":
+        """On `device`; `copy`: never sharing memory with this one (for handing to another thread)."""
+        return replace(self, **{k: t.to(device, copy=copy) for k, t in self.__dict__.items() if torch.is_tensor(t)})
 
 
 @dataclass
@@ -44,6 +57,36 @@ class FrameIn:
 def frame_generator(seed: int, index: int) -> torch.Generator:
     """Randomness from the frame's number, never from how many frames came before (lanes, resume)."""
     return torch.Generator().manual_seed(seed * 1_000_003 + index)
+
+
+def energy(detail: torch.Tensor, cell: int = 8) -> torch.Tensor:
+    """Local dream energy [B,2,H,W]: channel 0 mean |detail|, channel 1 mean |high-pass of detail| (the finest
+    texture, which motion and zoom wear away first), averaged over cells of `cell` pixels, interpolated back."""
+    fine = detail - engine.gaussian_blur(detail, 1.0)
+    both = torch.cat([detail.abs().mean(1, keepdim=True), fine.abs().mean(1, keepdim=True)], 1)
+    pooled = torch.nn.functional.avg_pool2d(both, cell, ceil_mode=True)
+    return torch.nn.functional.interpolate(pooled, size=detail.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def photometric(a: torch.Tensor, b: torch.Tensor, tolerance: float) -> torch.Tensor:
+    """[B,1,H,W] in [0,1]: exactly 1 where two aligned frames differ by at most `tolerance` (mean |difference|
+    over channels, in [0,1] units, lightly blurred), falling to 0 at twice that. Exactly 1 within the
+    tolerance: a confidence applied frame after frame must not wear the dream down by small factors."""
+    err = engine.gaussian_blur((a - b).abs().mean(1, keepdim=True), 1.0)
+    return (2 - err / tolerance).clamp(0, 1)
+
+
+def structure(x: torch.Tensor) -> torch.Tensor:
+    """[B,1,H,W] high-pass of a frame's luma: its structure without slow changes of light."""
+    y = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return y - engine.gaussian_blur(y, 3.0)
+
+
+def keyframe(detail: torch.Tensor, frame: torch.Tensor) -> Carry:
+    """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W]."""
+    one = torch.ones_like(detail[:, :1])
+    return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, torch.zeros_like(detail), frame,
+                 frame + detail, one)
 
 
 class VideoDreamer:
@@ -63,16 +106,20 @@ class VideoDreamer:
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a)[None].to(self.dreamer.device)
 
-    def _carry_along(self, carry: Carry, item: FrameIn) -> Carry:
-        """Move a lane's carry to the new frame along its backward flow, under the consistency mask."""
-        back = self._tensor(item.backward)
+    def _carry_along(self, carry: Carry, item: FrameIn, v) -> Carry:
+        """Move a lane's carry to the new frame along its backward flow. A step is trusted where the
+        forward-backward check passes and the new frame matches the previous one warped."""
+        back, x = self._tensor(item.backward), to_tensor(item.frame, self.dreamer.device)
         valid = flow.consistent(back, self._tensor(item.forward))
-        to_key = flow.compose(carry.to_key, back)
-        tracked = (flow.warp(carry.tracked, back) > 0.5).float() * valid
-        return Carry(carry.key_detail, to_key, tracked, flow.warp(carry.extra, back) * valid)
+        step = valid * photometric(x, flow.warp(carry.frame, back), v.match_tolerance)
+        trust = (flow.warp(carry.trust, back) > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
+        return replace(carry, to_key=flow.compose(carry.to_key, back), trust=trust,
+                       extra=flow.warp(carry.extra, back, mode="bicubic") * step, frame=x,
+                       out=flow.warp(carry.out, back, mode="bicubic"), step=step, age=carry.age + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames and the new carries."""
+        self.keyed = False  # whether any lane got a keyframe this tick (for benchmarks)
         if self.animator is None and not self.one_by_one:
             return self._step(self.fixed, items, carries)
         frames, new = [], []
@@ -89,52 +136,65 @@ class VideoDreamer:
         for item, carry in zip(items, carries):
             c = None
             if carry is not None and not item.cut and item.backward is not None and v.flow != "none":
-                c = self._carry_along(carry, item)
+                c = self._carry_along(carry, item, v)
             elif carry is not None and not item.cut and v.flow == "none":
-                c = carry  # no motion compensation: carry in place
+                c = replace(carry, frame=to_tensor(item.frame, self.dreamer.device))  # carried in place
             moved.append(c)
         tracked = [i for i, c in enumerate(moved) if c is not None and v.flow != "none"]
-        fractions = torch.stack([moved[i].tracked.mean() for i in tracked]).tolist() if tracked else []
+        fractions = torch.stack([moved[i].trust.mean() for i in tracked]).tolist() if tracked else []
         rebase = [False] * len(items)
         for i, fraction in zip(tracked, fractions):  # one host sync per tick, not one per lane
-            if fraction < v.rekey:
+            if fraction < v.rekey or (v.rekey_every and moved[i].age >= v.rekey_every):
                 rebase[i] = v.rekey_mode == "rebase"
                 moved[i] = moved[i] if rebase[i] else None
         out: list = [None] * len(items)
         new: list = [None] * len(items)
         keys = [i for i, c in enumerate(moved) if c is None]
         light = [i for i, c in enumerate(moved) if c is not None]
+        self.keyed |= bool(keys)
         if keys:
             x = torch.cat([to_tensor(items[i].frame, self.dreamer.device) for i in keys])
             y = self.dreamer.dream(x, [frame_generator(seed, items[i].index) for i in keys], None, s.dream, s.objective)
             for j, i in enumerate(keys):
-                detail = y[j:j + 1] - x[j:j + 1]
-                zeros = torch.zeros_like(detail)
-                new[i] = Carry(detail, torch.zeros_like(detail[:, :2]), torch.ones_like(detail[:, :1]), zeros)
-                out[i] = y[j:j + 1]
+                new[i], out[i] = keyframe(y[j:j + 1] - x[j:j + 1], x[j:j + 1]), y[j:j + 1]
         if light:
-            self._light(s, items, moved, light, rebase, out, new, seed)
+            self._continue(s, items, moved, light, rebase, out, new, seed)
         frames = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
         return frames, new
 
-    def _light(self, s, items, moved, idx, rebase, out, new, seed) -> None:
+    def _continue(self, s, items, moved, idx, rebase, out, new, seed) -> None:
+        """Later frames: the carried detail, then a few steps at the finest octaves where it falls short."""
         v = s.video
-        base = torch.cat([to_tensor(items[i].frame, self.dreamer.device) for i in idx])
         cs = [moved[i] for i in idx]
-        tracked = torch.cat([c.tracked for c in cs])
-        key = torch.cat([flow.warp(c.key_detail, c.to_key) for c in cs]) * tracked * v.blend
-        x = (base + key + torch.cat([c.extra for c in cs])).clamp(0, 1)
-        step_map = s.dream.step_size * v.light_step * (1 + (v.reveal_boost - 1) * (1 - tracked))
-        y = engine.ascend(self.dreamer.net, s.objective, x, replace(s.dream, smooth=v.light_smooth),
-                          [frame_generator(seed, items[i].index) for i in idx], v.light_steps, step_map)
+        base = torch.cat([c.frame for c in cs])
+        cat = lambda name: torch.cat([getattr(c, name) for c in cs])  # noqa: E731
+        to_key = cat("to_key")
+        source = flow.warp(cat("key_frame"), to_key)
+        keep = cat("trust") * photometric(structure(base), structure(source), v.structure_tolerance)
+        key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * v.blend  # bicubic: keeps fine texture
+        carried = key + cat("extra")
+        if v.temporal:  # the carried detail, steadied toward the previous output along the flow where trusted
+            carried = carried + v.temporal * cat("step") * (cat("out") - base - carried)
+        # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
+        key_energy = cat("key_energy")
+        level = keep * flow.warp(key_energy, to_key) + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
+        shortfall = 1 - energy(carried) / level.clamp(min=1e-4)  # [B,2,H,W]: overall, fine
+        # fine texture is regrown only while the overall energy stays within a quarter above its level
+        shortfall = torch.cat([shortfall[:, :1], torch.minimum(shortfall[:, 1:], shortfall[:, :1] + 0.25)], 1)
+        gain = (v.evolve + v.reveal_boost * shortfall).clamp(0, max(v.reveal_boost, v.evolve))
+        step_map = s.dream.step_size * v.light_step * gain
+        detail = engine.refine(self.dreamer.net, s.objective, base, carried,
+                               replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local"),
+                               [frame_generator(seed, items[i].index) for i in idx], v.refresh_octaves,
+                               v.light_steps, step_map[:, :1], step_map[:, 1:])
+        y = (base + detail).clamp(0, 1)
         extra = y - base - key
         for j, i in enumerate(idx):
             c, out[i] = cs[j], y[j:j + 1]
-            if rebase[i]:  # this output becomes the lane's new keyframe
-                detail = y[j:j + 1] - base[j:j + 1]
-                new[i] = Carry(detail, torch.zeros_like(c.to_key), torch.ones_like(c.tracked), torch.zeros_like(detail))
+            if rebase[i]:  # this output becomes the lane's new keyframe, keeping the shot's energy
+                new[i] = replace(keyframe(y[j:j + 1] - base[j:j + 1], base[j:j + 1]), key_energy=level[j:j + 1])
             else:
-                new[i] = Carry(c.key_detail, c.to_key, c.tracked, extra[j:j + 1])
+                new[i] = replace(c, extra=extra[j:j + 1], out=y[j:j + 1])
 
 
 def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str) -> tuple:

@@ -52,11 +52,18 @@ class VideoConfig:
     duration: float = 0.0  # seconds to render (0: to the end); frames wins
     flow: str = "dis"  # dis | farneback | none
     blend: float = 1.0  # weight of the carried dream detail on later frames
-    light_steps: int = 1  # ascent steps on later frames (finest octave only)
+    light_steps: int = 1  # ascent steps per octave on later frames
     light_step: float = 0.25  # later frames' step size, relative to dream.step_size
-    reveal_boost: float = 4.0  # step multiplier where nothing reliable was carried
-    light_smooth: float = 1.0  # Gaussian sigma (px) of the gradient on later frames
+    refresh_octaves: int = 2  # the finest octaves later frames are dreamed at
+    reveal_boost: float = 3.0  # step multiplier where the dream falls short of the keyframe's energy (x shortfall)
+    evolve: float = 0.0  # step multiplier everywhere: 0 holds the dream locked to the scene, higher keeps it growing
+    temporal: float = 0.5  # share of the previous output (warped) kept where tracked: less flicker, softer detail
+    match_tolerance: float = 0.1  # detail is not carried where a frame differs from the previous one by more than this
+    structure_tolerance: float = 0.05  # ... nor where the scene's structure differs from the keyframe's by more
+    light_smooth: float = 0.0  # Gaussian sigma (px) of the gradient on later frames
+    light_jitter: int = 0  # max random roll (px) on later frames: 0 makes each frame's step follow the scene
     rekey: float = 0.5  # new keyframe when fewer pixels than this are still tracked
+    rekey_every: int = 0  # also re-key (from the current output) every N frames (0: never)
     rekey_mode: str = "rebase"  # rebase: the current output becomes the keyframe | dream: dream the frame afresh
     cut_threshold: float = 0.25  # scene-cut score above which a new shot starts (lower: more cuts)
     lanes: str = "1"  # N or auto: contiguous segments dreamed in lockstep as one batch
@@ -128,6 +135,7 @@ LIMITS = {
     "run.width": (0, 16384), "run.seed": (0, 2**32 - 1), "run.threads": (0, 256),
     "video.start": (0.0, 1e6), "video.frames": (0, 10**7), "video.duration": (0.0, 1e6), "video.blend": (0.0, 4.0),
     "video.light_steps": (0, 100), "video.light_step": (0.0, 10.0), "video.reveal_boost": (0.0, 100.0),
+    "video.refresh_octaves": (1, 12), "video.temporal": (0.0, 0.95), "video.rekey_every": (0, 100000), "video.light_jitter": (0, 1024), "video.evolve": (0.0, 10.0), "video.match_tolerance": (0.001, 10.0), "video.structure_tolerance": (0.001, 10.0),
     "video.light_smooth": (0.0, 50.0), "video.rekey": (0.0, 1.0), "video.cut_threshold": (0.0, 10.0),
     "video.warmup": (0, 1000), "video.chunk": (1, 10000), "video.crf": (0, 51),
     "zoom.seconds": (0.0, 3600.0), "zoom.frames": (0, 10**6), "zoom.zoom": (0.0, 100.0), "zoom.rotate": (-3600.0, 3600.0),

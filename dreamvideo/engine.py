@@ -131,7 +131,14 @@ def microbatch_size(cfg, img: torch.Tensor) -> int:
 
 
 def normalize(g: torch.Tensor, mode: str = "mean") -> torch.Tensor:
-    """Per-sample gradient normalization: divide by mean |g| ('mean') or by its standard deviation ('std')."""
+    """Per-sample gradient normalization: divide by mean |g| ('mean'), by its standard deviation ('std'), or
+    by the mean |g| of each 16-pixel cell ('local', floored at a tenth of the mean: every region gets steps of
+    the same size, so a plain region next to a strongly dreamed one is not starved)."""
+    if mode == "local":
+        cell = F.avg_pool2d(g.abs().mean(1, keepdim=True), 16, ceil_mode=True)
+        local = F.interpolate(cell, size=g.shape[-2:], mode="bilinear", align_corners=False)
+        floor = torch.stack([gi.abs().mean() for gi in g]).view(-1, 1, 1, 1) * 0.1
+        return g / (local + floor + 1e-8)
     # One reduction per sample: a batched row reduction sums in a shape-dependent order, and DeepDream's
     # chaos would grow that rounding difference into visibly different frames.
     scale = torch.stack([gi.abs().mean() if mode == "mean" else gi.std() for gi in g])
@@ -174,6 +181,23 @@ def lbfgs(net, objective, img: torch.Tensor, cfg, progress=None) -> torch.Tensor
         if progress:
             progress(cfg.steps)
     return torch.cat(out)
+
+
+def refine(net, objective, base: torch.Tensor, detail: torch.Tensor, cfg, gens: list, octaves: int, steps: int,
+           coarse_steps: torch.Tensor, fine_steps: torch.Tensor) -> torch.Tensor:
+    """Continue a dream: `base` [B,3,H,W] with `detail` [B,3,H,W] already on it gets `steps` steps at each of
+    the `octaves` finest octaves (coarse to fine), the step per pixel from `coarse_steps` [B,1,H,W] at every
+    octave but the finest and `fine_steps` [B,1,H,W] there (full size, resized per octave). Each octave adds
+    only the change it made, upsampled, so the detail carried in is never resampled away. Returns the new
+    detail [B,3,H,W] (the dream is (base + detail).clamp(0, 1))."""
+    h, w = base.shape[-2:]
+    sizes = octave_sizes(h, w, octaves, cfg.octave_scale, net.min_size)
+    for k, size in enumerate(sizes):
+        b, d = resize(base, size), resize(detail, size)
+        step_map = fine_steps if k == len(sizes) - 1 else coarse_steps
+        img = ascend(net, objective, (b + d).clamp(0, 1), cfg, gens, steps, resize(step_map, size))
+        detail = detail + resize(img - b - d, (h, w))
+    return detail
 
 
 def dream(net, objective, x: torch.Tensor, cfg, generator: Generators = None,

@@ -17,7 +17,7 @@ import torch
 
 from . import lanes as plan
 from . import mux, video
-from .animate import Carry, FrameIn, VideoDreamer, prepare_flows
+from .animate import STATE_VERSION, Carry, FrameIn, VideoDreamer, prepare_flows
 from .config import Config, to_toml
 from .errors import UserError
 from .output import OutputSpec, output_spec, with_source
@@ -207,7 +207,7 @@ class LaneRun:
         self._send(frame)
         self.next_index += 1
         if self.next_index in self.chunk_ends:
-            self._send(ChunkEnd(Carry(*(t.cpu().clone() for t in carry.__dict__.values()))))
+            self._send(ChunkEnd(carry.to("cpu", copy=True)))
         return self.next_index < self.todo[-1].end
 
     def end(self) -> None:
@@ -267,7 +267,7 @@ class Job:
         preflight(self.out, self.size, self.fps, self.soundtrack, self.audio_start)
         c = self.cfg
         files = [self.src, c.audio.file, c.objective.guide, c.model.weights]
-        self.work = WorkDir(self.out.work_path, identity(files, to_toml(c)), self.dst)
+        self.work = WorkDir(self.out.work_path, identity(files, to_toml(c) + STATE_VERSION), self.dst)
         self.work.manifest.setdefault("settings", to_toml(c))  # for the person looking at the folder
         done = False
         try:

@@ -63,3 +63,47 @@ def loop_seam(frames: list[np.ndarray], step_flow: torch.Tensor) -> tuple[float,
     steps = (moved[:-1] - x[1:]).abs().mean(dim=(1, 2, 3))
     seam = (moved[-1] - x[0]).abs().mean()
     return float(seam), float(steps.median())
+
+
+def frame_strength(out: np.ndarray, inp: np.ndarray) -> float:
+    """Mean |output - input| of one frame, RGB in [0,1]."""
+    return float(np.abs(out.astype(np.float32) - inp).mean() / 255)
+
+
+def added_detail(out: np.ndarray, inp: np.ndarray) -> float:
+    """The detail the dream added to one frame: mean |Laplacian| of output luma over the input's, minus 1."""
+    return detail([out]) / max(detail([inp]), 1e-6) - 1
+
+
+def persistence(out: list[np.ndarray], inp: list[np.ndarray], cuts, fps: float = 25.0) -> list[tuple[float, float]]:
+    """For every shot of at least 1 s: (strength, added detail) over its last half second divided by the same
+    over its first half second. 1 means the dream is as strong at the end of the shot as at its start."""
+    bounds = [0, *sorted(c for c in cuts if 0 < c < len(out)), len(out)]
+    half = max(1, round(fps / 2))
+    rows = []
+    for a, b in zip(bounds, bounds[1:]):
+        if b - a < 2 * half or b - a < fps:
+            continue
+        head, tail = range(a, a + half), range(b - half, b)
+        s = [np.mean([frame_strength(out[i], inp[i]) for i in r]) for r in (head, tail)]
+        d = [np.mean([added_detail(out[i], inp[i]) for i in r]) for r in (head, tail)]
+        rows.append((s[1] / max(s[0], 1e-9), d[1] / max(d[0], 1e-9)))
+    return rows
+
+
+def ghost(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.ndarray], sigma: float = 4.0) -> float:
+    """Ghosting after an object leaves: the low-frequency change the dream made (|blur(out - in)|, brightness
+    and colour, not texture) on pixels the object covered earlier in the shot but no longer does, over the same
+    on pixels it never covered. About 1: no trace of the object; well above 1: its silhouette lingers."""
+    import cv2
+
+    seen = np.zeros_like(masks[0])
+    revealed, clean = [], []
+    for o, i, m in zip(out, inp, masks):
+        low = np.abs(cv2.GaussianBlur(o.astype(np.float32) - i, (0, 0), sigma)).mean(-1)
+        gone = seen & ~m
+        if gone.any():
+            revealed.append(low[gone].mean())
+            clean.append(low[~(seen | m)].mean())
+        seen |= m
+    return float(np.mean(revealed) / max(np.mean(clean), 1e-9)) if revealed else float("nan")

@@ -60,3 +60,83 @@ def photo_clip(path: str, photos: list[np.ndarray], size=(256, 144), fps: Fracti
     except BaseException:
         writer.abort()
         raise
+
+
+def _affine(img: np.ndarray, size, cx: float, cy: float, scale: float, angle: float) -> np.ndarray:
+    """A w x h view of `img` centred at (cx, cy), `scale` output pixels per image pixel, rotated by `angle` deg."""
+    import cv2
+
+    w, h = size
+    m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
+    m[:, 2] += (w / 2 - cx, h / 2 - cy)
+    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REFLECT)
+
+
+def camera(photo: np.ndarray, size=(256, 144), frames: int = 250, seed: int = 0) -> list[np.ndarray]:
+    """A hand-held camera over a photo: a slow pan, a zoom in and out, a rotation, and shake."""
+    rng = np.random.default_rng(seed)
+    ph, pw = photo.shape[:2]
+    base = min(pw / (size[0] * 1.8), ph / (size[1] * 1.8))
+    shake = np.cumsum(rng.normal(0, 0.6, (frames, 2)), 0) * 0.5
+    out = []
+    for t in range(frames):
+        u = t / max(frames - 1, 1)
+        zoom = 1 + 0.25 * np.sin(np.pi * u)
+        cx = pw / 2 + (u - 0.5) * pw * 0.25 + shake[t, 0] * base
+        cy = ph / 2 + 0.08 * ph * np.sin(2 * np.pi * u) + shake[t, 1] * base
+        out.append(_affine(photo, size, cx, cy, zoom / base, 6 * np.sin(2 * np.pi * u)))
+    return out
+
+
+def passer(background: np.ndarray, thing: np.ndarray, size=(256, 144), frames: int = 125,
+           enter: int = 10, leave: int = 80) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """An object that enters from the left at `enter`, crosses a slowly panning scene and is gone by `leave`.
+    Returns the frames and the object's mask per frame (bool [H,W]) for measuring ghosts."""
+    import cv2
+
+    w, h = size
+    ow, oh = w // 4, int(h * 0.6)
+    patch = cv2.resize(thing, (ow, oh), interpolation=cv2.INTER_AREA)
+    yy, xx = np.mgrid[0:oh, 0:ow]
+    shape = ((xx - ow / 2) / (ow / 2)) ** 2 + ((yy - oh / 2) / (oh / 2)) ** 2 <= 1  # an ellipse
+    ph, pw = background.shape[:2]
+    base = min(pw / (w * 1.5), ph / (h * 1.5))
+    frames_out, masks = [], []
+    for t in range(frames):
+        img = _affine(background, size, pw / 2 + 0.4 * t * base, ph / 2, 1 / base, 0.0).copy()
+        mask = np.zeros((h, w), bool)
+        if enter <= t < leave:
+            x0 = int(-ow + (w + ow) * (t - enter) / (leave - enter))
+            y0 = int(h * 0.25 + 4 * np.sin(t / 5))
+            xs, xe = max(x0, 0), min(x0 + ow, w)
+            if xe > xs:
+                m = shape[:, xs - x0: xe - x0]
+                img[y0:y0 + oh, xs:xe][m] = patch[:, xs - x0: xe - x0][m]
+                mask[y0:y0 + oh, xs:xe] = m
+        frames_out.append(img)
+        masks.append(mask)
+    return frames_out, masks
+
+
+def smoke(texture: np.ndarray, size=(256, 144), frames: int = 125, seed: int = 0) -> list[np.ndarray]:
+    """Non-rigid change: a texture advected by a turbulent, slowly changing flow field (like smoke or water),
+    under light that brightens and dims."""
+    import cv2
+
+    w, h = size
+    rng = np.random.default_rng(seed)
+    img = cv2.resize(texture, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    source = img.copy()
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    waves = [(rng.uniform(0.02, 0.08), rng.uniform(0.02, 0.08), rng.uniform(0, 6.3), rng.uniform(0.5, 1.5))
+             for _ in range(4)]
+    out = []
+    for t in range(frames):
+        psi = sum(a * np.sin(kx * xx + ky * yy + ph + 0.05 * t) / (kx + ky) for kx, ky, ph, a in waves)
+        vy, vx = np.gradient(psi)  # divergence-free: a stream function's curl
+        img = cv2.remap(img, xx - 0.5 * vy, yy + 0.5 * vx, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        img = 0.99 * img + 0.01 * source  # keeps the texture from blurring away entirely
+        light = 0.85 + 0.25 * np.sin(2 * np.pi * t / frames)
+        out.append(np.clip(img * light, 0, 255).astype(np.uint8))
+    return out
