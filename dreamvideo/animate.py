@@ -34,7 +34,7 @@ class Carry:
     trust: torch.Tensor  # [1,1,H,W] in [0,1]: how reliable to_key still is
     extra: torch.Tensor  # [1,3,H,W] detail added after the keyframe, at the current frame's pixels
     frame: torch.Tensor  # [1,3,H,W] the current input frame
-    out: torch.Tensor  # [1,3,H,W] the output for it (after _carry_along: the previous output, warped)
+    shown: torch.Tensor  # [1,3,H,W] the detail of the output for it (after _carry_along: the last one, warped)
     step: torch.Tensor  # [1,1,H,W] in [0,1]: how far the last step along the flow can be trusted
     age: int = 0  # frames since the keyframe
 
@@ -86,7 +86,7 @@ def keyframe(detail: torch.Tensor, frame: torch.Tensor) -> Carry:
     """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W]."""
     one = torch.ones_like(detail[:, :1])
     return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, torch.zeros_like(detail), frame,
-                 frame + detail, one)
+                 detail, one)
 
 
 class VideoDreamer:
@@ -115,7 +115,7 @@ class VideoDreamer:
         trust = (flow.warp(carry.trust, back) > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
         return replace(carry, to_key=flow.compose(carry.to_key, back), trust=trust,
                        extra=flow.warp(carry.extra, back, mode="bicubic") * step, frame=x,
-                       out=flow.warp(carry.out, back, mode="bicubic"), step=step, age=carry.age + 1)
+                       shown=flow.warp(carry.shown, back, mode="bicubic"), step=step, age=carry.age + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames and the new carries."""
@@ -173,8 +173,8 @@ class VideoDreamer:
         keep = cat("trust") * photometric(structure(base), structure(source), v.structure_tolerance)
         key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * v.blend  # bicubic: keeps fine texture
         carried = key + cat("extra")
-        if v.temporal:  # the carried detail, steadied toward the previous output along the flow where trusted
-            carried = carried + v.temporal * cat("step") * (cat("out") - base - carried)
+        if v.temporal:  # the carried detail, steadied toward the last output's detail along the flow where trusted
+            carried = carried + v.temporal * cat("step") * (cat("shown") - carried)
         # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
         key_energy = cat("key_energy")
         level = keep * flow.warp(key_energy, to_key) + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
@@ -194,7 +194,7 @@ class VideoDreamer:
             if rebase[i]:  # this output becomes the lane's new keyframe, keeping the shot's energy
                 new[i] = replace(keyframe(y[j:j + 1] - base[j:j + 1], base[j:j + 1]), key_energy=level[j:j + 1])
             else:
-                new[i] = replace(c, extra=extra[j:j + 1], out=y[j:j + 1])
+                new[i] = replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1])
 
 
 def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str) -> tuple:
