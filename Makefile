@@ -17,6 +17,7 @@ bench:
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/pipeline.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/quality.py --frames 40
+	$(BIN)/python benchmarks/look.py
 	$(BIN)/python benchmarks/zoom_seam.py
 	$(BIN)/python benchmarks/busy.py
 
