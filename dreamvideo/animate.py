@@ -166,8 +166,8 @@ class VideoDreamer:
         """Later frames: the carried detail, then a few steps at the finest octaves where it falls short."""
         v = s.video
         cs = [moved[i] for i in idx]
-        base = torch.cat([c.frame for c in cs])
         cat = lambda name: torch.cat([getattr(c, name) for c in cs])  # noqa: E731
+        base = cat("frame")
         to_key = cat("to_key")
         source = flow.warp(cat("key_frame"), to_key)
         keep = cat("trust") * photometric(structure(base), structure(source), v.structure_tolerance)

@@ -177,6 +177,11 @@ def check_input(src: str) -> None:
         raise UserError(f"input is not a readable file: {src}")
 
 
+def present(path: str) -> list[str]:
+    """The file a single-file output would replace, if any."""
+    return [path] if os.path.lexists(path) else []
+
+
 def check_output(dst: str, existing: list[str], overwrite: bool, inputs: list[str] = ()) -> None:
     """Refuse an output that cannot be written, or that would replace an input or (without --overwrite) any
     file, before any work is done. `existing`: the files the output would replace."""
@@ -304,7 +309,7 @@ def cmd_image(args) -> int:
         raise UserError(f"{args.input} is a still image, so the output must be an image "
                         f"({', '.join(IMAGE_EXTENSIONS)}); for an animation from it use `dreamvideo zoom {args.input} "
                         f"{args.output}`")
-    check_output(args.output, [args.output] if os.path.lexists(args.output) else [], args.overwrite, [args.input])
+    check_output(args.output, present(args.output), args.overwrite, [args.input])
     cfg = resolve_config(args)
     apply_threads(cfg)
     from .runner import dream_image
@@ -334,7 +339,7 @@ def cmd_video(args) -> int:
 
 def cmd_still(args) -> int:
     """One frame of a video (at --start), dreamed at full size as a keyframe of the video would be."""
-    check_output(args.output, [args.output] if os.path.lexists(args.output) else [], args.overwrite, [args.input])
+    check_output(args.output, present(args.output), args.overwrite, [args.input])
     cfg = resolve_config(args)
     apply_threads(cfg)
     from .runner import dream_still
@@ -381,7 +386,7 @@ def cmd_audio(args) -> int:
     check_input(args.input)
     if os.path.splitext(args.plot)[1].lower() != ".png":
         raise UserError(f"--plot {args.plot}: the plot is a PNG image; give a name ending in .png")
-    check_output(args.plot, [args.plot] if os.path.lexists(args.plot) else [], args.overwrite, [args.input])
+    check_output(args.plot, present(args.plot), args.overwrite, [args.input])
     samples = audio.read_audio(args.input)
     try:
         info = video.count_frames(video.probe(args.input))

@@ -48,6 +48,11 @@ def write_image(path: str, rgb: np.ndarray) -> None:
             os.remove(tmp)
 
 
+def scaled_size(w: int, h: int, width: int) -> tuple[int, int]:
+    """(w, h) scaled to `width` keeping the aspect ratio (0: as is)."""
+    return (w, h) if width <= 0 else (width, max(1, round(h * width / w)))
+
+
 def resize_to_width(rgb: np.ndarray, width: int) -> np.ndarray:
     """Resize uint8 [H,W,3] to `width` keeping the aspect ratio (0 or the same width: unchanged)."""
     import cv2
@@ -55,8 +60,7 @@ def resize_to_width(rgb: np.ndarray, width: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     if width <= 0 or width == w:
         return rgb
-    height = max(1, round(h * width / w))
-    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_CUBIC)
+    return cv2.resize(rgb, scaled_size(w, h, width), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_CUBIC)
 
 
 def to_tensor(frames, device="cpu"):

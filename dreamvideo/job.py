@@ -20,6 +20,7 @@ from . import mux, video
 from .animate import STATE_VERSION, Carry, FrameIn, VideoDreamer, prepare_flows
 from .config import Config, to_toml
 from .errors import UserError
+from .images import scaled_size
 from .output import OutputSpec, output_spec, with_source
 from .workdir import WorkDir, identity
 
@@ -227,8 +228,7 @@ class Job:
         if not (cfg.video.frames or cfg.video.duration):
             video.check_complete(info)
         self.info, self.fps = info, info.fps
-        w = cfg.run.width or info.width
-        self.size = (w, max(1, round(info.height * w / info.width)))
+        self.size = scaled_size(info.width, info.height, cfg.run.width)
         self.start, self.count = frame_range(info, cfg)
         v = cfg.video
         self.out = with_source(output_spec(dst, v.codec, v.crf, v.preset), info.color, info.sar)

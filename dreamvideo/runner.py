@@ -107,8 +107,7 @@ def dream_image(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     from .reactive import Animator
 
     rgb = images.read_image(src)
-    w = cfg.run.width or rgb.shape[1]
-    check_memory(w, max(1, round(rgb.shape[0] * w / rgb.shape[1])), cfg, resolve_device(cfg.run.device))
+    check_memory(*images.scaled_size(rgb.shape[1], rgb.shape[0], cfg.run.width), cfg, resolve_device(cfg.run.device))
     rgb = images.resize_to_width(rgb, cfg.run.width)
     dreamer = make_dreamer(cfg)
     animator = Animator(cfg, dreamer, 1)
@@ -129,8 +128,7 @@ def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
 
     info = video.probe(src)
     index = round(cfg.video.start * info.fps)
-    w = cfg.run.width or info.width
-    size = (w, max(1, round(info.height * w / info.width)))
+    size = images.scaled_size(info.width, info.height, cfg.run.width)
     check_memory(*size, cfg, resolve_device(cfg.run.device))
     frames = video.read_frames(info, index, 1, size)
     try:

@@ -49,7 +49,7 @@ class Keyframes(Animated):
 
     def __init__(self, text: str, keys: list[tuple[float, bool, object]], mode: str):
         self.text, self.mode = text, mode
-        self.keys = keys  # (time, in frames?, value), in the order written; times() sorts
+        self.keys = keys  # (time, in frames?, value), in the order written; timeline() sorts
 
     def timeline(self, fps: float) -> list[tuple[float, object]]:
         """(seconds, value) in time order, whatever order they were written in."""
