@@ -1,7 +1,7 @@
 """The video look through motion: persistence, flicker, strength, detail, ghosts and cost, on clips that stress
 what real footage does.
 
-    python benchmarks/look.py [--width 256] [--set video.KEY=VALUE ...] [--strip docs/look.jpg]
+    python benchmarks/look.py [--width 256] [--set video.KEY=VALUE ...] [--strip docs/look] [--before CHECKOUT]
 
 Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   camera   10 s of a hand-held camera over a photo: pan, zoom in and out, rotation, shake
@@ -9,31 +9,37 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   smoke    5 s of a texture advected by a turbulent flow field under changing light (non-rigid)
   cut      4 s: camera and object motion, a hard cut at 2.4 s to another photo
 Per clip: persistence (strength and added detail over each shot's last half second over its first half
-second, the worst shot of at least 1 s), the cut-safe luma warping-error ratio (flicker added), strength,
-detail ratio, the ghost index (passer only) and the average milliseconds of a frame that is not a keyframe.
+second, the worst shot of at least 1 s), the cut-safe luma warping-error ratio (flicker added) of the luma and
+of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index (passer only) and the mean
+milliseconds of a frame that is not a keyframe. The camera clip also gets an "ideal carry" row: our keyframe's
+dream moved with the true camera motion, never faded or refreshed.
+
+--before CHECKOUT (e.g. `git worktree add /tmp/old d8c5b72`) renders the same clips with that version too,
+each version in its own process, alternating per clip so both see the same machine: the cost ratio comes from
+one run. Keyframes (frames over four times the median time, for versions that do not say) are left out of the
+cost.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from fractions import Fraction
 
 import numpy as np
-import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from dreamvideo import config, metrics, synth, video  # noqa: E402
-from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows  # noqa: E402
-from dreamvideo.lanes import find_cuts  # noqa: E402
-from dreamvideo.runner import make_dreamer  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 
 def clips(width: int) -> dict:
-    """name -> (frames, cuts, object masks or None)."""
+    """name -> (frames, cuts, object masks or None, ideal carry or None: keyframe detail -> frames)."""
     import skimage.data
+    from dreamvideo import config, synth, video
+    from dreamvideo.lanes import find_cuts
 
     size = (width, width * 9 // 16)
     passer, masks = synth.passer(skimage.data.coffee(), skimage.data.chelsea(), size, 125, enter=10, leave=80)
@@ -43,45 +49,70 @@ def clips(width: int) -> dict:
         info = video.count_frames(video.probe(path))
         cut = list(video.read_frames(info, 0, info.frames))
         cuts, _ = find_cuts(info, 0, info.frames, config.VideoConfig().cut_threshold)
-    return {"camera": (synth.camera(skimage.data.astronaut(), size, 250), set(), None),
-            "passer": (passer, set(), masks),
-            "smoke": (synth.smoke(skimage.data.rocket(), size, 125), set(), None),
-            "cut": (cut, set(cuts), None)}
+    photo = skimage.data.astronaut()
+    path = synth.camera_path(photo.shape, size, 250)
+    camera = synth.camera(photo, size, 250)
+    return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path)),
+            "passer": (passer, set(), masks, None),
+            "smoke": (synth.smoke(skimage.data.rocket(), size, 125), set(), None, None),
+            "cut": (cut, set(cuts), None, None)}
 
 
-def render(dreamer, cfg, frames, cuts) -> tuple[list[np.ndarray], float]:
-    """Our video method over the frames; returns the output and the mean seconds of a non-key frame."""
-    vd, carry, out, prev, light = VideoDreamer(dreamer, cfg.video), None, [], None, []
+def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: str) -> None:
+    """Worker: dream one saved clip with the video method of `checkout`; save the output frames and the mean
+    milliseconds of a non-key frame."""
+    sys.path.insert(0, checkout)
+    import torch
+    from dreamvideo import config
+    from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
+    from dreamvideo.runner import make_dreamer
+
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
+    saved = np.load(clip_file)
+    frames, cuts = list(saved[name]), set(saved[name + "_cuts"].tolist())
+    cfg = config.load("default", sets=sets)
+    vd, carry, out, prev, times = VideoDreamer(make_dreamer(cfg), cfg.video), None, [], None, []
     for i, f in enumerate(frames):
         cut = i == 0 or i in cuts
         b, fw = prepare_flows(None if cut else prev, f, cfg.video.flow)
         t = time.perf_counter()
         (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, cut)], [carry])
-        if not vd.keyed:
-            light.append(time.perf_counter() - t)
+        if not cut and not getattr(vd, "keyed", False):
+            times.append(time.perf_counter() - t)
         out.append(y)
         prev = f
-    return out, float(np.mean(light)) if light else float("nan")
+    light = [t for t in times if t < 4 * np.median(times)]
+    np.savez(out_file, out=np.stack(out), ms=1000 * float(np.mean(light)))
 
 
-def measure(name, frames, cuts, masks, dreamer, cfg) -> tuple[dict, list[np.ndarray]]:
-    out, light = render(dreamer, cfg, frames, cuts)
+def dreamed(checkout: str, clip_file: str, name: str, sets: list[str]) -> tuple[list[np.ndarray], float]:
+    """The output of `render` in a fresh process: (frames, ms per non-key frame)."""
+    out_file = clip_file + f".{name}.out.npz"
+    subprocess.run([sys.executable, __file__, "--worker", checkout, clip_file, name, out_file, *sets], check=True)
+    saved = np.load(out_file)
+    return list(saved["out"]), float(saved["ms"])
+
+
+def measure(name, frames, cuts, masks, out, light) -> dict:
+    from dreamvideo import metrics
+
     flows = metrics.input_flows(frames)
     shots = metrics.persistence(out, frames, cuts)
     row = {"clip": name, "frames": len(frames),
            "persist_strength": min(s for s, _ in shots), "persist_detail": min(d for _, d in shots),
            "flicker": metrics.warping_error(out, flows, cuts) / metrics.warping_error(frames, flows, cuts),
+           "flicker_low": metrics.warping_error(out, flows, cuts, 1.0) / metrics.warping_error(frames, flows, cuts, 1.0),
            "strength": metrics.strength(out, frames), "detail": metrics.detail(out) / metrics.detail(frames),
-           "ghost": metrics.ghost(out, frames, masks) if masks else float("nan"), "ms_light": 1000 * light}
-    return row, out
+           "ghost": metrics.ghost(out, frames, masks) if masks else float("nan"), "ms_light": light}
+    return row
 
 
-def strip(path: str, frames: list[np.ndarray], out: list[np.ndarray]) -> None:
-    """First, middle and last frame of a shot: input above, dream below."""
+def strip(path: str, frames: list[np.ndarray], outs: list[list[np.ndarray]]) -> None:
+    """First, middle and last frame of a shot: the input above, each version's dream below it."""
     import cv2
 
     pick = [0, len(frames) // 2, len(frames) - 1]
-    grid = np.concatenate([np.concatenate([frames[i] for i in pick], 1), np.concatenate([out[i] for i in pick], 1)], 0)
+    grid = np.concatenate([np.concatenate([f[i] for i in pick], 1) for f in [frames, *outs]], 0)
     cv2.imwrite(path, grid[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
@@ -91,23 +122,44 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--only", action="append", default=[], help="clip names to run (default: all)")
     p.add_argument("--strip", default="", help="write first/middle/last strips of each clip as PREFIX-NAME.jpg")
+    p.add_argument("--before", default="", help="a checkout of an older version to compare with")
+    p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args()
-    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
-    cfg = config.load("default", sets=args.set)
-    dreamer = make_dreamer(cfg)
-    print(f"video settings: {cfg.video}")
-    print("| clip | frames | persistence strength | persistence detail | flicker | strength | detail | ghost "
-          "| ms per non-key frame |\n|---|---|---|---|---|---|---|---|---|")
-    for name, (frames, cuts, masks) in clips(args.width).items():
-        if args.only and name not in args.only:
-            continue
-        r, out = measure(name, frames, cuts, masks, dreamer, cfg)
-        print(f"| {name} | {r['frames']} | {r['persist_strength']:.2f} | {r['persist_detail']:.2f} | "
-              f"{r['flicker']:.2f} | {r['strength']:.3f} | {r['detail']:.2f} | {r['ghost']:.2f} | "
-              f"{r['ms_light']:.0f} |", flush=True)
-        if args.strip:
-            first = min(cuts) if cuts else len(frames)
-            strip(f"{args.strip}-{name}.jpg", frames[:first], out[:first])
+    if args.worker:
+        checkout, clip_file, name, out_file, *sets = args.worker
+        return render(checkout, clip_file, name, sets, out_file)
+    sys.path.insert(0, ROOT)
+    from dreamvideo import config
+
+    print(f"video settings: {config.load('default', sets=args.set).video}")
+    print("| clip | frames | persistence strength | persistence detail | flicker | low flicker | strength | detail | ghost "
+          "| ms per non-key frame |\n|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        clip_file = os.path.join(tmp, "clips.npz")
+        chosen = {k: c for k, c in clips(args.width).items() if not args.only or k in args.only}
+        np.savez(clip_file, **{k: np.stack(c[0]) for k, c in chosen.items()},
+                 **{k + "_cuts": np.array(sorted(c[1]), int) for k, c in chosen.items()})
+        for name, (frames, cuts, masks, ideal) in chosen.items():
+            rows, outs = [], []
+            if args.before:
+                out, ms = dreamed(args.before, clip_file, name, [])
+                rows.append(measure(f"{name}, before", frames, cuts, masks, out, ms))
+                outs.append(out)
+            out, ms = dreamed(ROOT, clip_file, name, args.set)
+            outs.append(out)
+            rows.append(measure(name if not args.before else f"{name}, now", frames, cuts, masks, out, ms))
+            if args.before:
+                rows[-1]["clip"] += f" ({ms / rows[0]['ms_light']:.2f}x the cost)"
+            if ideal:  # our keyframe's dream moved with the true motion: the least flicker a dream this strong has
+                rows.append(measure(f"{name}, ideal carry", frames, cuts, masks,
+                                    ideal((out[0].astype(np.float32) - frames[0]) / 255), float("nan")))
+            for r in rows:
+                print(f"| {r['clip']} | {r['frames']} | {r['persist_strength']:.2f} | {r['persist_detail']:.2f} | "
+                      f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['strength']:.3f} | {r['detail']:.2f} | "
+                      f"{r['ghost']:.2f} | {r['ms_light']:.0f} |", flush=True)
+            if args.strip:
+                first = min(cuts) if cuts else len(frames)
+                strip(f"{args.strip}-{name}.jpg", frames[:first], [o[:first] for o in outs])
 
 
 if __name__ == "__main__":

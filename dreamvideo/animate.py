@@ -20,7 +20,7 @@ import torch
 from . import engine, flow
 from .images import to_tensor
 
-STATE_VERSION = "carry-2"  # in the job identity: a work folder of another version starts afresh
+STATE_VERSION = "carry-3"  # in the job identity: a work folder of another version starts afresh
 
 
 @dataclass
@@ -89,6 +89,19 @@ def keyframe(detail: torch.Tensor, frame: torch.Tensor) -> Carry:
                  detail, one)
 
 
+def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hold the dream's local energy at `level` [B,2,H,W] from both sides. Where the carried detail [B,3,H,W] is
+    above it (zoom and re-keys pile texture up), half of the excess in log terms goes at once; where it falls
+    short, the refresh's step gain [B,2,H,W] (coarse, fine octaves) grows as `boost` x the shortfall, plus
+    `evolve` everywhere. Returns (carried, gain)."""
+    e = energy(carried)
+    over = (e[:, :1] / level[:, :1].clamp(min=1e-4)).clamp(min=1)
+    shortfall = 1 - e / level.clamp(min=1e-4)
+    # fine texture is regrown only while the overall energy stays within a quarter above its level
+    shortfall = torch.cat([shortfall[:, :1], torch.minimum(shortfall[:, 1:], shortfall[:, :1] + 0.25)], 1)
+    return carried / over.sqrt(), (evolve + boost * shortfall).clamp(0, max(boost, evolve))
+
+
 class VideoDreamer:
     """Dreams one frame for each of several lanes per call, carrying each lane's state. With animated
     settings (an Animator), each lane's frame gets the settings of its own time."""
@@ -155,8 +168,9 @@ class VideoDreamer:
         if keys:
             x = torch.cat([to_tensor(items[i].frame, self.dreamer.device) for i in keys])
             y = self.dreamer.dream(x, [frame_generator(seed, items[i].index) for i in keys], None, s.dream, s.objective)
+            d = engine.gaussian_blur(y - x, v.soften)  # no finer than what motion can carry
             for j, i in enumerate(keys):
-                new[i], out[i] = keyframe(y[j:j + 1] - x[j:j + 1], x[j:j + 1]), y[j:j + 1]
+                new[i], out[i] = keyframe(d[j:j + 1], x[j:j + 1]), x[j:j + 1] + d[j:j + 1]
         if light:
             self._continue(s, items, moved, light, rebase, out, new, seed)
         frames = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
@@ -171,6 +185,7 @@ class VideoDreamer:
         to_key = cat("to_key")
         source = flow.warp(cat("key_frame"), to_key)
         keep = cat("trust") * photometric(structure(base), structure(source), v.structure_tolerance)
+        held = (keep > 0.5).float()  # once dropped, a pixel's key detail never returns on top of what replaced it
         key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * v.blend  # bicubic: keeps fine texture
         carried = key + cat("extra")
         if v.temporal:  # the carried detail, steadied toward the last output's detail along the flow where trusted
@@ -178,15 +193,8 @@ class VideoDreamer:
         # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
         key_energy = cat("key_energy")
         level = keep * flow.warp(key_energy, to_key) + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
-        shortfall = 1 - energy(carried) / level.clamp(min=1e-4)  # [B,2,H,W]: overall, fine
-        # fine texture is regrown only while the overall energy stays within a quarter above its level
-        shortfall = torch.cat([shortfall[:, :1], torch.minimum(shortfall[:, 1:], shortfall[:, :1] + 0.25)], 1)
-        gain = (v.evolve + v.reveal_boost * shortfall).clamp(0, max(v.reveal_boost, v.evolve))
-        step_map = s.dream.step_size * v.light_step * gain
-        detail = engine.refine(self.dreamer.net, s.objective, base, carried,
-                               replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local"),
-                               [frame_generator(seed, items[i].index) for i in idx], v.refresh_octaves,
-                               v.light_steps, step_map[:, :1], step_map[:, 1:])
+        carried, gain = hold(carried, level, v.reveal_boost, v.evolve)
+        detail = self._refresh(s, [items[i].index for i in idx], base, carried, gain, seed)
         y = (base + detail).clamp(0, 1)
         extra = y - base - key
         for j, i in enumerate(idx):
@@ -194,7 +202,22 @@ class VideoDreamer:
             if rebase[i]:  # this output becomes the lane's new keyframe, keeping the shot's energy
                 new[i] = replace(keyframe(y[j:j + 1] - base[j:j + 1], base[j:j + 1]), key_energy=level[j:j + 1])
             else:
-                new[i] = replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1])
+                new[i] = replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1])
+
+    def _refresh(self, s, indices: list[int], base, carried, gain, seed) -> torch.Tensor:
+        """Dream the carried detail [B,3,H,W] on `base` a little more at the finest octaves, each pixel's step
+        `gain` [B,2,H,W] (coarse, fine) times the light step; the new detail softened as on keyframes. The
+        coarser octaves run on every coarse_every-th frame (by frame number: lanes and resumes agree) with steps
+        as much larger: the same growth per second. Returns the detail [B,3,H,W]."""
+        v = s.video
+        step_map = s.dream.step_size * v.light_step * gain
+        coarse = torch.tensor([i % v.coarse_every == 0 for i in indices], dtype=base.dtype).view(-1, 1, 1, 1)
+        octaves = v.refresh_octaves if any(i % v.coarse_every == 0 for i in indices) else 1
+        detail = engine.refine(self.dreamer.net, s.objective, base, carried,
+                               replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local"),
+                               [frame_generator(seed, i) for i in indices], octaves, v.light_steps,
+                               v.coarse_every * coarse.to(base.device) * step_map[:, :1], step_map[:, 1:])
+        return carried + engine.gaussian_blur(detail - carried, v.soften)
 
 
 def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str) -> tuple:

@@ -55,11 +55,13 @@ class VideoConfig:
     light_steps: int = 1  # ascent steps per octave on later frames
     light_step: float = 0.25  # later frames' step size, relative to dream.step_size
     refresh_octaves: int = 2  # the finest octaves later frames are dreamed at
-    reveal_boost: float = 3.0  # step multiplier where the dream falls short of the keyframe's energy (x shortfall)
+    coarse_every: int = 2  # ... all of them on every Nth frame, the finest alone on the others (cost)
+    reveal_boost: float = 6.0  # step multiplier where the dream falls short of the keyframe's energy (x shortfall)
     evolve: float = 0.0  # step multiplier everywhere: 0 holds the dream locked to the scene, higher keeps it growing
     temporal: float = 0.5  # share of the previous output (warped) kept where tracked: less flicker, softer detail
     match_tolerance: float = 0.1  # detail is not carried where a frame differs from the previous one by more than this
     structure_tolerance: float = 0.05  # ... nor where the scene's structure differs from the keyframe's by more
+    soften: float = 0.6  # Gaussian sigma (px) on each frame's new dream detail: pixel-fine texture no motion can carry
     light_smooth: float = 0.0  # Gaussian sigma (px) of the gradient on later frames
     light_jitter: int = 0  # max random roll (px) on later frames: 0 makes each frame's step follow the scene
     rekey: float = 0.5  # new keyframe when fewer pixels than this are still tracked
@@ -135,8 +137,8 @@ LIMITS = {
     "run.width": (0, 16384), "run.seed": (0, 2**32 - 1), "run.threads": (0, 256),
     "video.start": (0.0, 1e6), "video.frames": (0, 10**7), "video.duration": (0.0, 1e6), "video.blend": (0.0, 4.0),
     "video.light_steps": (0, 100), "video.light_step": (0.0, 10.0), "video.reveal_boost": (0.0, 100.0),
-    "video.refresh_octaves": (1, 12), "video.temporal": (0.0, 0.95), "video.rekey_every": (0, 100000), "video.light_jitter": (0, 1024), "video.evolve": (0.0, 10.0), "video.match_tolerance": (0.001, 10.0), "video.structure_tolerance": (0.001, 10.0),
-    "video.light_smooth": (0.0, 50.0), "video.rekey": (0.0, 1.0), "video.cut_threshold": (0.0, 10.0),
+    "video.refresh_octaves": (1, 12), "video.coarse_every": (1, 1000), "video.temporal": (0.0, 0.95), "video.rekey_every": (0, 100000), "video.light_jitter": (0, 1024), "video.evolve": (0.0, 10.0), "video.match_tolerance": (0.001, 10.0), "video.structure_tolerance": (0.001, 10.0),
+    "video.light_smooth": (0.0, 50.0), "video.soften": (0.0, 5.0), "video.rekey": (0.0, 1.0), "video.cut_threshold": (0.0, 10.0),
     "video.warmup": (0, 1000), "video.chunk": (1, 10000), "video.crf": (0, 51),
     "zoom.seconds": (0.0, 3600.0), "zoom.frames": (0, 10**6), "zoom.zoom": (0.0, 100.0), "zoom.rotate": (-3600.0, 3600.0),
     "zoom.loop_frames": (0, 10**5), "zoom.octaves": (1, 12), "zoom.steps": (0, 1000), "zoom.color": (0.0, 1.0),

@@ -29,9 +29,13 @@ def input_flows(frames: list[np.ndarray]) -> list[tuple[torch.Tensor, torch.Tens
     return out
 
 
-def warping_error(frames: list[np.ndarray], flows, cuts: set[int] = frozenset()) -> float:
-    """E_warp of `frames` under the input's flows; a pair (t-1, t) with t in `cuts` is left out."""
-    y = luma(frames)
+def warping_error(frames: list[np.ndarray], flows, cuts: set[int] = frozenset(), sigma: float = 0.0) -> float:
+    """E_warp of `frames` under the input's flows; a pair (t-1, t) with t in `cuts` is left out. `sigma` > 0:
+    of the luma blurred by a Gaussian of that many pixels (what a viewer sees as flicker, without the texture
+    resampling every moving fine pattern has)."""
+    from .engine import gaussian_blur
+
+    y = gaussian_blur(luma(frames), sigma)
     errors = []
     for t in range(1, len(frames)):
         if t in cuts:

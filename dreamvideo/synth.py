@@ -62,30 +62,60 @@ def photo_clip(path: str, photos: list[np.ndarray], size=(256, 144), fps: Fracti
         raise
 
 
+def _view(photo_shape, size, cx: float, cy: float, scale: float, angle: float) -> np.ndarray:
+    """3x3 matrix from photo pixels to the pixels of a w x h view centred at (cx, cy), `scale` view pixels per
+    photo pixel, rotated by `angle` degrees."""
+    import cv2
+
+    m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
+    m[:, 2] += (size[0] / 2 - cx, size[1] / 2 - cy)
+    return np.vstack([m, [0, 0, 1]])
+
+
 def _affine(img: np.ndarray, size, cx: float, cy: float, scale: float, angle: float) -> np.ndarray:
     """A w x h view of `img` centred at (cx, cy), `scale` output pixels per image pixel, rotated by `angle` deg."""
     import cv2
 
-    w, h = size
-    m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
-    m[:, 2] += (w / 2 - cx, h / 2 - cy)
-    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+    m = _view(img.shape, size, cx, cy, scale, angle)[:2]
+    return cv2.warpAffine(img, m, size, flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REFLECT)
 
 
-def camera(photo: np.ndarray, size=(256, 144), frames: int = 250, seed: int = 0) -> list[np.ndarray]:
-    """A hand-held camera over a photo: a slow pan, a zoom in and out, a rotation, and shake."""
+def camera_path(photo_shape, size=(256, 144), frames: int = 250, seed: int = 0) -> list[tuple]:
+    """The hand-held camera of `camera`: per frame (cx, cy, scale, angle), a slow pan, a zoom in and out, a
+    rotation and shake."""
     rng = np.random.default_rng(seed)
-    ph, pw = photo.shape[:2]
+    ph, pw = photo_shape[:2]
     base = min(pw / (size[0] * 1.8), ph / (size[1] * 1.8))
     shake = np.cumsum(rng.normal(0, 0.6, (frames, 2)), 0) * 0.5
-    out = []
+    path = []
     for t in range(frames):
         u = t / max(frames - 1, 1)
         zoom = 1 + 0.25 * np.sin(np.pi * u)
         cx = pw / 2 + (u - 0.5) * pw * 0.25 + shake[t, 0] * base
         cy = ph / 2 + 0.08 * ph * np.sin(2 * np.pi * u) + shake[t, 1] * base
-        out.append(_affine(photo, size, cx, cy, zoom / base, 6 * np.sin(2 * np.pi * u)))
+        path.append((cx, cy, zoom / base, 6 * np.sin(2 * np.pi * u)))
+    return path
+
+
+def camera(photo: np.ndarray, size=(256, 144), frames: int = 250, seed: int = 0) -> list[np.ndarray]:
+    """A hand-held camera over a photo (see camera_path)."""
+    return [_affine(photo, size, *p) for p in camera_path(photo.shape, size, frames, seed)]
+
+
+def glued(frames: list[np.ndarray], detail: np.ndarray, photo_shape, path: list[tuple]) -> list[np.ndarray]:
+    """The ideal carry of a keyframe's dream `detail` (float [H,W,3], in [0,1] units, dreamed on frames[0]) over a
+    `camera` clip: moved with the true camera motion, resampled once (bicubic), never faded or refreshed."""
+    import cv2
+
+    size = frames[0].shape[1::-1]
+    first = _view(photo_shape, size, *path[0])
+    out = []
+    for f, p in zip(frames, path):
+        to_first = (first @ np.linalg.inv(_view(photo_shape, size, *p)))[:2]
+        d = cv2.warpAffine(detail, to_first, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REFLECT)
+        out.append(np.clip(f + 255 * d, 0, 255).round().astype(np.uint8))
     return out
 
 

@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from dreamvideo import animate, config, video
+from dreamvideo import animate, config, engine, video
 from dreamvideo.cli import main
 from dreamvideo.errors import UserError
 from dreamvideo.images import to_tensor, to_uint8
@@ -137,7 +137,11 @@ def test_cut_resets_the_carried_state(clips):
         (y,), (carry,) = vd.step([animate.FrameIn(i, f, b, fw, cut)], [carry])
         outs.append(y)
         prev = f
-    alone = lambda i: to_uint8(dreamer.dream(to_tensor(frames[i]), animate.frame_generator(cfg.run.seed, i)))[0]
+    def alone(i):  # a keyframe: the full dream, its new detail softened
+        x = to_tensor(frames[i])
+        y = dreamer.dream(x, animate.frame_generator(cfg.run.seed, i))
+        return to_uint8(x + engine.gaussian_blur(y - x, cfg.video.soften))[0]
+
     assert np.array_equal(outs[25], alone(25))  # after the cut: a fresh dream, nothing carried across
     assert not np.array_equal(outs[24], alone(24))  # within a shot: carried along the flow
 
