@@ -323,7 +323,26 @@ def load(preset: str = "default", config_file: str | None = None, sets: list[str
         if not sep:
             raise UserError(f"--set needs key=value, got '{item}' (e.g. --set dream.steps=20)")
         cfg = set_value(cfg, key.strip(), value)
+    check_optimizer(cfg.dream)
     return cfg
+
+
+# L-BFGS chooses its own step by line search and runs each sample whole in fp32: these settings would do nothing.
+NOT_WITH_LBFGS = ("step_size", "normalize", "smooth", "clip", "max_loss", "tile")
+
+
+def check_optimizer(dream: DreamConfig) -> None:
+    """Refuse settings that dream.optimizer = "lbfgs" cannot honour (one line naming them)."""
+    if dream.optimizer != "lbfgs":
+        return
+    default = DreamConfig()
+    unused = [f"dream.{k}" for k in NOT_WITH_LBFGS if getattr(dream, k) != getattr(default, k)]
+    if dream.precision not in ("auto", "fp32"):
+        unused.append("dream.precision")
+    if unused:
+        raise UserError(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect with dream.optimizer = "
+                        "lbfgs (its line search sets the step; it runs whole images in fp32): leave "
+                        f"{'it' if len(unused) == 1 else 'them'} out or use dream.optimizer = ascent")
 
 
 def to_toml(cfg: Config) -> str:

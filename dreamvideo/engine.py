@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-Generators = torch.Generator | Sequence[torch.Generator] | None
+Generators = torch.Generator | Sequence[torch.Generator]
 
 
 def octave_sizes(h: int, w: int, octaves: int, scale: float, min_size: int = 1) -> list[tuple[int, int]]:
@@ -44,9 +44,13 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
-def _per_sample(generator: Generators, b: int) -> list[torch.Generator | None]:
-    if generator is None or isinstance(generator, torch.Generator):
+def _per_sample(generator: Generators, b: int) -> list[torch.Generator]:
+    """One generator per sample: a shared one for all, or a list of b. There is no fallback to torch's global
+    generator: randomness comes only from what the caller passes."""
+    if isinstance(generator, torch.Generator):
         return [generator] * b
+    if generator is None:
+        raise TypeError("engine.dream needs a torch.Generator (or one per sample)")
     gens = list(generator)
     if len(gens) != b:
         raise ValueError(f"{len(gens)} generators for a batch of {b}")
@@ -163,21 +167,33 @@ def ascend(net, objective, img: torch.Tensor, cfg, gens: list, steps: int, step_
     return img.detach()
 
 
-def lbfgs(net, objective, img: torch.Tensor, cfg, progress=None) -> torch.Tensor:
-    """L-BFGS on each sample separately (the 2016 Keras VGG16 recipe); no jitter or tiling."""
+LBFGS_ROUND = 5  # L-BFGS iterations per jitter roll: its line search needs the same objective within a round
+
+
+def lbfgs(net, objective, img: torch.Tensor, cfg, gens: list, progress=None) -> torch.Tensor:
+    """L-BFGS on each sample separately (the 2016 Keras VGG16 recipe), `cfg.steps` iterations in rounds of
+    LBFGS_ROUND, the image rolled by a fresh random jitter for each round. Its line search sets the step, so
+    step size, normalization, smoothing, tiling, reduced precision and max_loss do not apply (config.check_optimizer
+    refuses them)."""
     out = []
-    for x in img.split(1):
-        x = x.clone().requires_grad_(True)
-        opt = torch.optim.LBFGS([x], max_iter=max(cfg.steps, 1), line_search_fn="strong_wolfe")
+    for x, g in zip(img.split(1), gens):
+        x = x.clone()
+        left = max(cfg.steps, 1)
+        while left > 0:
+            shift = _shifts([g], min(cfg.jitter, x.shape[-2] - 1), min(cfg.jitter, x.shape[-1] - 1))
+            v = _roll(x, shift).requires_grad_(True)
+            opt = torch.optim.LBFGS([v], max_iter=min(left, LBFGS_ROUND), line_search_fn="strong_wolfe")
 
-        def closure():
-            opt.zero_grad()
-            loss = -objective(net(x, objective.layers), x).sum()
-            loss.backward()
-            return loss
+            def closure():
+                opt.zero_grad()
+                loss = -objective(net(v, objective.layers), v).sum()
+                loss.backward()
+                return loss
 
-        opt.step(closure)
-        out.append(x.detach().clamp(0, 1))
+            opt.step(closure)
+            x = _roll(v.detach(), shift, -1)
+            left -= LBFGS_ROUND
+        out.append(x.clamp(0, 1))
         if progress:
             progress(cfg.steps)
     return torch.cat(out)
@@ -200,7 +216,7 @@ def refine(net, objective, base: torch.Tensor, detail: torch.Tensor, cfg, gens: 
     return detail
 
 
-def dream(net, objective, x: torch.Tensor, cfg, generator: Generators = None,
+def dream(net, objective, x: torch.Tensor, cfg, generator: Generators,
           progress: Callable[[int], None] | None = None) -> torch.Tensor:
     """DeepDream [B,3,H,W] in [0,1] -> [B,3,H,W] in [0,1], coarse-to-fine octaves with lost-detail reinjection.
 
@@ -218,7 +234,7 @@ def dream(net, objective, x: torch.Tensor, cfg, generator: Generators = None,
         detail = torch.zeros_like(base) if detail is None else resize(detail, size)
         img = (base + detail).clamp(0, 1)
         if cfg.optimizer == "lbfgs":
-            img = lbfgs(net, objective, img, cfg, progress)
+            img = lbfgs(net, objective, img, cfg, gens, progress)
         else:
             img = ascend(net, objective, img, cfg, gens, cfg.steps, cfg.step_size, progress)
         detail = img - base

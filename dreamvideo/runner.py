@@ -61,7 +61,7 @@ class Dreamer:
     guide: Callable | None = None
     _objectives: dict = field(default_factory=dict)  # spec -> Objective, for keyframed objectives
 
-    def dream(self, x: torch.Tensor, generator=None, progress: Callable[[int], None] | None = None,
+    def dream(self, x: torch.Tensor, generator: engine.Generators, progress: Callable[[int], None] | None = None,
               dream_cfg=None, objective=None) -> torch.Tensor:
         """[B,3,H,W] in [0,1] on self.device -> dreamed, same shape."""
         return engine.dream(self.net, objective or self.objective, x, dream_cfg or self.cfg.dream, generator, progress)

@@ -94,6 +94,10 @@ CASES = [  # (id, args with {clip} {photo} {out} {png} {dir} ..., what the line 
     ("existing-frame", "{clip} {dir}/%05d.png", "output exists"),
     ("zoom-start-is-frame", "zoom {dir}/00007.png {dir}/%05d.png --overwrite", "named like a frame"),
     ("png-not-pattern", "zoom {dir}/plain.png", "numbered pattern"),
+    ("lbfgs-step-size", "{photo} {png} --set dream.optimizer=lbfgs --step-size 0.05", "dream.step_size has no effect"),
+    ("lbfgs-preset-smooth", "{photo} {png} --preset bad_trip --set dream.smooth=1 --set dream.tile=512",
+     "dream.smooth, dream.tile have no effect"),
+    ("lbfgs-bf16", "{photo} {png} --set dream.optimizer=lbfgs --set dream.precision=bf16", "use dream.optimizer = ascent"),
 ]
 
 

@@ -116,8 +116,26 @@ def test_max_loss_stops_a_sample(tiny_net):
 def test_lbfgs_raises_score(tiny_net):
     obj = objectives.parse("c2", tiny_net.resolve)
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
-    y = engine.dream(tiny_net, obj, x, cfg(optimizer="lbfgs", octaves=1, steps=5))
+    y = engine.dream(tiny_net, obj, x, cfg(optimizer="lbfgs", octaves=1, steps=5, jitter=0), torch.Generator())
     assert (score(tiny_net, obj, y) > score(tiny_net, obj, x)).all()
+
+
+def test_lbfgs_honours_jitter(tiny_net):
+    """Each round of L-BFGS iterations sees the image rolled by a fresh jitter (bad_trip sets jitter 5)."""
+    obj = objectives.parse("c2", tiny_net.resolve)
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    run = lambda j, seed=0: engine.dream(tiny_net, obj, x, cfg(optimizer="lbfgs", octaves=1, steps=10, jitter=j),  # noqa: E731
+                                         torch.Generator().manual_seed(seed))
+    assert not torch.allclose(run(0), run(5), atol=1e-4)
+    assert torch.equal(run(5), run(5)) and not torch.equal(run(5), run(5, seed=1))
+
+
+def test_randomness_only_from_a_passed_generator(tiny_net):
+    obj = objectives.parse("c2", tiny_net.resolve)
+    with pytest.raises(TypeError):
+        engine.dream(tiny_net, obj, torch.rand(1, 3, 32, 32), cfg(), None)
+    with pytest.raises(TypeError):
+        engine.dream(tiny_net, obj, torch.rand(1, 3, 32, 32), cfg())
 
 
 def test_from_noise_ignores_input(tiny_net):
@@ -130,7 +148,7 @@ def test_from_noise_ignores_input(tiny_net):
 def test_progress_counts_steps(tiny_net):
     obj = objectives.parse("c2", tiny_net.resolve)
     done = []
-    engine.dream(tiny_net, obj, torch.rand(1, 3, 32, 32), cfg(octaves=3, steps=2), None, done.append)
+    engine.dream(tiny_net, obj, torch.rand(1, 3, 32, 32), cfg(octaves=3, steps=2), torch.Generator(), done.append)
     assert sum(done) == 6
 
 
