@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import UserError
+from .rates import exact_fps  # 29.97 means 30000/1001
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,6 @@ def parse_fps(text: str) -> Fraction:
         raise UserError(f"bad fps '{text}': give a number such as 24 or 29.97, or a fraction such as 30000/1001") from None
     if not 0 < fps <= 1000:
         raise UserError(f"bad fps '{short(text)}': give a rate above 0 and at most 1000")
-    from .video import exact_fps  # 29.97 means 30000/1001
-
     return exact_fps(text.strip()) if "/" not in text else fps
 
 

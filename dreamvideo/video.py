@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import UserError
+from .rates import exact_fps
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".gif", ".webp")
 
@@ -95,16 +96,6 @@ class VideoInfo:
 
     def frame_count(self) -> int:
         return self.frames if self.frames is not None else round(self.duration * self.fps)
-
-
-def exact_fps(text: str) -> Fraction:
-    """ffmpeg prints rates rounded to 2 decimals; 29.97 is 30000/1001, 23.98 is 24000/1001."""
-    value = Fraction(text)
-    if value.denominator != 1:
-        ntsc = Fraction(round(value * Fraction(1001, 1000)) * 1000, 1001)
-        if abs(float(ntsc) - float(value)) < 0.006:
-            return ntsc
-    return value
 
 
 _VIDEO = re.compile(r"Stream #\d+:(\d+)[^:]*: Video: (\S+).*?, (\d+)x(\d+)")

@@ -106,6 +106,9 @@ def test_guided_dream_and_preset_through_cli(photo_path, tmp_path):
                  "--set", f"objective.guide={photo_path}", "--objective", "blocks.6"]) == 0
     assert read_image(out).shape == (53, 80, 3)
     assert 'guide = "' in open(out + ".toml").read()
+    plain = str(tmp_path / "plain.png")  # the guide changes the result
+    assert main(["image", photo_path, plain, "--preset", "preview", "--width", "80", "--objective", "blocks.6"]) == 0
+    assert np.abs(read_image(out).astype(int) - read_image(plain)).mean() > 1
 
 
 def test_threads_setting_is_honoured(monkeypatch):

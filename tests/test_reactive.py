@@ -97,3 +97,18 @@ def test_animated_pan():
     assert config.load("default", sets=["zoom.pan=3,4"]).zoom.pan == "3,4"
     with pytest.raises(Exception, match="bad pan"):
         config.load("default", sets=["zoom.pan=1;2;3"])
+
+
+def test_bass_drives_the_zoom():
+    """The zoom factor follows the bass envelope, and with it the flow of each frame's zoom step."""
+    import torch
+
+    from dreamvideo.animate import zoom_step_flow
+
+    cfg = config.load("default", sets=["model.name=tiny", "objective.spec=c2", "zoom.zoom=1 + 2*bass"])
+    bass = np.r_[np.zeros(12), np.ones(12)]  # silent half a second, then full bass (features per frame)
+    anim = Animator(cfg, make_dreamer(cfg), 24, {"bass": bass, "mid": 0 * bass, "high": 0 * bass, "rms": bass})
+    quiet, loud = anim.at(6).zoom, anim.at(18).zoom
+    assert (quiet.zoom, loud.zoom) == (1.0, 3.0)
+    step = lambda z: zoom_step_flow(32, 32, z, 24).abs().max()  # noqa: E731
+    assert step(quiet) == 0 and step(loud) > 0.4  # 3^(1/24) at 16 px from the centre

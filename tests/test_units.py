@@ -1,0 +1,126 @@
+"""Unit tests of small pieces: colour, flow warping, composing and checking, the lane planner, the loop
+crossfade, the mux's audio choices, and the settings' import boundary."""
+import subprocess
+import sys
+from fractions import Fraction
+
+import pytest
+import torch
+
+from dreamvideo import animate, color, flow, lanes, mux
+from dreamvideo.video import AudioStream, VideoInfo
+
+
+# colour
+def test_lab_round_trip_and_known_values():
+    rgb = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(color.lab_to_rgb(color.rgb_to_lab(rgb)), rgb, atol=1e-4)
+    white, black = torch.ones(1, 3, 1, 1), torch.zeros(1, 3, 1, 1)
+    assert torch.allclose(color.rgb_to_lab(white).flatten(), torch.tensor([100.0, 0, 0]), atol=0.05)
+    assert torch.allclose(color.rgb_to_lab(black).flatten(), torch.zeros(3), atol=0.05)
+    red = color.rgb_to_lab(torch.tensor([1.0, 0, 0]).view(1, 3, 1, 1)).flatten()
+    assert torch.allclose(red, torch.tensor([53.24, 80.09, 67.20]), atol=0.1)  # sRGB red, D65
+
+
+def test_colour_match_moves_stats_by_strength():
+    gen = torch.Generator().manual_seed(1)
+    a = torch.rand(1, 3, 16, 16, generator=gen) * 0.5
+    b = torch.rand(1, 3, 16, 16, generator=gen) * 0.5 + 0.4
+    target = color.stats(b)
+    assert torch.equal(color.match(a, target, 0), a)
+    full = color.stats(color.match(a, target, 1))
+    assert torch.allclose(full[0], target[0], atol=0.5) and torch.allclose(full[1], target[1], atol=0.5)
+    half = color.stats(color.match(a, target, 0.5))[0]
+    start = color.stats(a)[0]
+    assert torch.allclose(half, (start + target[0]) / 2, atol=1.0)
+
+
+# flow
+def ramp(h=12, w=16):
+    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    return torch.stack([x, y])[None]  # channel 0 is x, channel 1 is y: warping it shows where each pixel sampled
+
+
+def test_warp_samples_at_p_plus_flow_and_clamps_at_the_border():
+    img = ramp()
+    f = torch.zeros(1, 2, 12, 16)
+    f[:, 0], f[:, 1] = 2.5, -1.0
+    out = flow.warp(img, f)
+    assert torch.allclose(out[0, 0, 3:, :10], img[0, 0, 3:, :10] + 2.5)
+    assert torch.allclose(out[0, 1, 3:, :10], img[0, 1, 3:, :10] - 1.0)
+    assert torch.allclose(out[0, 0, :, -1], torch.full((12,), 15.0))  # past the right edge: the edge
+    assert torch.equal(flow.inside(f)[0, 0, :, -2:], torch.zeros(12, 2))
+    assert torch.equal(flow.inside(f)[0, 0, 1:, :13], torch.ones(11, 13))
+
+
+def test_compose_chains_two_backward_flows():
+    older, newer = torch.zeros(1, 2, 12, 16), torch.zeros(1, 2, 12, 16)
+    older[:, 0] = 1.0  # t-1 -> k: one pixel right
+    newer[:, 1] = 2.0  # t -> t-1: two pixels down
+    both = flow.compose(older, newer)
+    img = ramp()
+    assert torch.allclose(flow.warp(img, both)[..., :8, :12], flow.warp(flow.warp(img, older), newer)[..., :8, :12])
+    assert torch.allclose(both[0, :, 4, 4], torch.tensor([1.0, 2.0]))
+
+
+def test_consistent_passes_inverse_flows_and_fails_contradictions():
+    back, fwd = torch.zeros(1, 2, 12, 16), torch.zeros(1, 2, 12, 16)
+    back[:, 0], fwd[:, 0] = -2.0, 2.0  # the scene moved two pixels right: the flows are each other's inverse
+    mask = flow.consistent(back, fwd)
+    assert mask[0, 0, :, 2:].min() == 1 and mask[0, 0, :, :2].max() == 0  # columns 0-1 came from outside
+    fwd[:, 0, :, 8:] = -3.0  # the forward flow disagrees on the right
+    assert flow.consistent(back, fwd)[0, 0, :, 11:].max() == 0
+
+
+# lanes
+def test_plan_lanes_splits_at_cuts_near_the_even_split_and_warms_up_elsewhere():
+    plan = lanes.plan_lanes(100, [48], 2, 12)
+    assert [(l.begin, l.warm, l.end, l.tail) for l in plan] == [(0, 0, 48, 0), (48, 0, 100, 0)]
+    plan = lanes.plan_lanes(100, [], 2, 12)
+    assert [(l.begin, l.warm, l.end, l.tail) for l in plan] == [(0, 0, 50, 12), (38, 12, 100, 0)]
+    assert (plan[0].own, plan[1].own) == ((0, 38), (50, 100))  # frames 38-49 are crossfaded from both
+    plan4 = lanes.plan_lanes(1000, [333], 4, 12)
+    written = sorted(f for l in plan4 for f in [*range(*l.own), *range(l.begin, l.begin + l.warm)])
+    assert written == list(range(1000))  # each frame: one lane's own, or one crossfade
+    assert (plan4[1].begin, plan4[1].warm) == (333, 0)  # the cut lies within half a lane of 250: split there
+    assert len(lanes.plan_lanes(10, [], 8, 12)) == 1  # too short to split
+    kinds = [c.kind for c in lanes.chunks(plan[1], 20)]
+    assert kinds == ["head", "video", "video", "video"]
+
+
+# loop
+def test_looped_crossfades_the_head_with_what_follows_the_end():
+    frames = [torch.full((1, 1, 1, 1), float(i)) for i in range(12)]  # 10 frames, overlap 2: render 12
+    seen = []
+    out = dict(animate.looped(iter(frames), 10, 2, seen.append))
+    assert sorted(out) == list(range(10)) and len(seen) == 12
+    assert [float(out[k]) for k in range(2, 10)] == [float(k) for k in range(2, 10)]
+    assert float(out[0]) == 10.0  # the seam: pure continuation of frame 9
+    assert float(out[1]) == pytest.approx(0.5 * 11 + 0.5 * 1)  # halfway back to the original head
+
+
+# mux audio choices
+def info(*streams):
+    return VideoInfo(path="x", width=16, height=16, fps=Fraction(1), duration=1.0, frames=1,
+                     audio=tuple(AudioStream(c, layout) for c, layout in streams))
+
+
+def test_audio_is_copied_where_the_container_takes_it_else_reencoded():
+    aac = info(("aac", "stereo"))
+    assert mux.audio_args(".mp4", aac) == ["-map", "1:a", "-c:a:0", "copy"]
+    assert mux.audio_args(".mp4", aac, cut=True)[3:5] == ["aac", "-b:a:0"]  # a mid-file start: sample-exact
+    webm = mux.audio_args(".webm", aac)
+    assert webm[2:4] == ["-c:a:0", "libopus"] and webm[5] == "192k"
+    surround = mux.audio_args(".webm", info(("aac", "5.1(side)")))
+    assert surround[-2:] == ["-mapping_family", "1"] and surround[5] == "510k"  # opus's ceiling
+    assert mux.audio_args(".gif", aac) == ["-an"] and mux.audio_args(".mp4", info()) == ["-an"]
+    assert mux.audio_args(".mp4", None) == ["-an"]
+    two = mux.audio_args(".mov", info(("aac", "stereo"), ("pcm_s16le", "mono")))
+    assert "-c:a:0" in two and "-c:a:1" in two
+
+
+def test_settings_do_not_import_io():
+    code = "import sys, dreamvideo.config; print(sorted(m for m in sys.modules if m.startswith('dreamvideo')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "dreamvideo.video" not in loaded and "dreamvideo.flow" not in loaded
+
