@@ -173,8 +173,7 @@ class VideoDreamer:
                 new[i], out[i] = keyframe(d[j:j + 1], x[j:j + 1]), x[j:j + 1] + d[j:j + 1]
         if light:
             self._continue(s, items, moved, light, rebase, out, new, seed)
-        frames = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
-        return frames, new
+        return _to_frames(out), new
 
     def _continue(self, s, items, moved, idx, rebase, out, new, seed) -> None:
         """Later frames: the carried detail, then a few steps at the finest octaves where it falls short."""
@@ -218,6 +217,11 @@ class VideoDreamer:
                                [frame_generator(seed, i) for i in indices], octaves, v.light_steps,
                                v.coarse_every * coarse.to(base.device) * step_map[:, :1], step_map[:, 1:])
         return carried + engine.gaussian_blur(detail - carried, v.soften)
+
+
+def _to_frames(out: list[torch.Tensor]) -> list[np.ndarray]:
+    """[1,3,H,W] float frames on the device -> uint8 [H,W,3] on the host: the tick's one read-back of frames."""
+    return [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
 
 
 def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str) -> tuple:
