@@ -16,6 +16,7 @@ test:
 bench:
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/pipeline.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/pipeline.py --ceiling --size 1920x1080
 	$(BIN)/python benchmarks/quality.py --frames 40
 	$(BIN)/python benchmarks/look.py
 	$(BIN)/python benchmarks/zoom_seam.py

@@ -74,7 +74,8 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
     vd, carry, out, prev, times = VideoDreamer(make_dreamer(cfg), cfg.video), None, [], None, []
     for i, f in enumerate(frames):
         cut = i == 0 or i in cuts
-        b, fw = prepare_flows(None if cut else prev, f, cfg.video.flow)
+        width = getattr(cfg.video, "flow_width", 0)  # versions before it estimated flow at full size
+        b, fw = prepare_flows(None if cut else prev, f, cfg.video.flow, *([width] if width else []))
         t = time.perf_counter()
         (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, cut)], [carry])
         if not cut and not getattr(vd, "keyed", False):

@@ -2,10 +2,17 @@
 on the same frames, frames/s with 1, 2, 4 and 8 lanes, and peak memory per resolution.
 
     python benchmarks/pipeline.py [--device auto] [--width 480] [--frames 48]
+    python benchmarks/pipeline.py --ceiling [--size 1920x1080] [--frames 48] [--json]
+
+--ceiling: the whole video job (decode, flow, encode, mux, resumable chunks) with the dream step (engine and
+carry, which run on the GPU there) replaced by a no-op that passes each frame through: the most frames per
+second any GPU could get on this host. Also each stage alone on the same frames: decode, flow (backward and
+forward, at video.flow_width and at full size) and encode. --json prints one JSON object.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -31,7 +38,7 @@ def engine_alone(path, cfg):
     items = []
     for i, f in enumerate(frames):
         cut = i == 0 or i in cuts
-        items.append(FrameIn(i, f, *prepare_flows(None if cut else frames[i - 1], f, cfg.video.flow), cut))
+        items.append(FrameIn(i, f, *prepare_flows(None if cut else frames[i - 1], f, cfg.video.flow, cfg.video.flow_width), cut))
     vd, carry = VideoDreamer(make_dreamer(cfg), cfg.video), None
     if vd.dreamer.device.type == "cuda":
         torch.cuda.synchronize()
@@ -77,12 +84,78 @@ def peak_memory_mib(w, h, device):
     return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
 
 
+def ceiling(size: tuple[int, int], frames: int, lanes: int, sets: list[str]) -> dict:
+    """Frames/s of the job with a no-op dream step, and of each stage alone, on a camera clip of `size`."""
+    from dreamvideo import animate, flow
+
+    w, h = size
+    cfg = config.load("default", sets=["run.device=cpu", f"video.lanes={lanes}", *sets])
+    noop_carry: list = []
+
+    def passthrough(self, items, carries):  # the GPU's share: nothing here
+        if not noop_carry:
+            noop_carry.append(animate.keyframe(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8)))
+        return [i.frame for i in items], [noop_carry[0]] * len(items)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = os.path.join(tmp, "clip.mp4")
+        writer = video.Writer(clip, w, h, Fraction(25), video.Encoding("libx264", 18, "veryfast"))
+        for f in synth.camera(skimage.data.astronaut(), (w, h), frames):
+            writer.write(f)
+        writer.close()
+        info = video.count_frames(video.probe(clip))
+        t = time.perf_counter()
+        decoded = list(video.read_frames(info, 0, info.frames))
+        decode = len(decoded) / (time.perf_counter() - t)
+        pairs = list(zip(decoded, decoded[1:]))[:12]
+        rates = {}
+        for name, width in (("flow", cfg.video.flow_width), ("flow_full", 0)):
+            t = time.perf_counter()
+            for a, b in pairs:
+                animate.prepare_flows(a, b, "dis", width)
+            rates[name] = len(pairs) / (time.perf_counter() - t)
+        t = time.perf_counter()
+        writer = video.Writer(os.path.join(tmp, "enc.mp4"), w, h, Fraction(25), video.Encoding("libx264", 18))
+        for f in decoded:
+            writer.write(f)
+        writer.close()
+        encode = len(decoded) / (time.perf_counter() - t)
+        real = animate.VideoDreamer.step
+        animate.VideoDreamer.step = passthrough
+        try:
+            t = time.perf_counter()
+            Job(clip, os.path.join(tmp, "out.mp4"), cfg).run()
+            fps = info.frames / (time.perf_counter() - t)
+        finally:
+            animate.VideoDreamer.step = real
+    return {"fps": round(fps, 2), "size": f"{w}x{h}", "frames": info.frames, "lanes": lanes,
+            "flow_width": cfg.video.flow_width, "cores": os.cpu_count(),
+            "stages_fps": {"decode": round(decode, 1), "flow (both directions)": round(rates["flow"], 1),
+                           "flow at full size": round(rates["flow_full"], 1), "encode (x264 medium)": round(encode, 1)}}
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--device", default="auto")
     p.add_argument("--width", type=int, default=480)
     p.add_argument("--frames", type=int, default=48)
+    p.add_argument("--ceiling", action="store_true", help="the job with a no-op dream step (see above)")
+    p.add_argument("--size", default="1920x1080")
+    p.add_argument("--lanes", type=int, default=0, help="--ceiling: lanes (0: one per core)")
+    p.add_argument("--set", action="append", default=[])
+    p.add_argument("--json", action="store_true")
     args = p.parse_args()
+    if args.ceiling:
+        w, h = (int(v) for v in args.size.split("x"))
+        r = ceiling((w, h), args.frames, args.lanes or os.cpu_count() or 1, args.set)
+        if args.json:
+            print(json.dumps(r))
+        else:
+            print(f"ceiling at {r['size']}, {r['lanes']} lanes, flow at width {r['flow_width']}: {r['fps']} frames/s")
+            print("| stage alone | frames/s |\n|---|---|")
+            for k, v in r["stages_fps"].items():
+                print(f"| {k} | {v} |")
+        return
     device = resolve_device(args.device)
     w, h = args.width, args.width * 9 // 16 // 2 * 2
     cfg = config.load("default", sets=[f"run.device={device.type}", "video.warmup=4", "video.chunk=12"])

@@ -224,11 +224,13 @@ def _to_frames(out: list[torch.Tensor]) -> list[np.ndarray]:
     return [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
 
 
-def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str) -> tuple:
-    """Backward and forward flow between consecutive input frames (None for a lane's first frame)."""
+def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str, width: int = 0) -> tuple:
+    """Backward and forward flow [2,H,W] between consecutive input frames (None for a lane's first frame),
+    estimated at `width` (0: the frames' own) and scaled back."""
     if prev is None or method == "none":
         return None, None
-    return flow.estimate(cur, prev, method), flow.estimate(prev, cur, method)
+    forward = flow.pool().submit(flow.estimate, prev, cur, method, width)  # OpenCV lets go of the GIL: both at once
+    return flow.estimate(cur, prev, method, width), forward.result()
 
 
 def zoom_step_flow(h: int, w: int, zcfg, fps) -> torch.Tensor:

@@ -52,6 +52,7 @@ class VideoConfig:
     frames: int = 0  # frames to render (0: to the end)
     duration: float = 0.0  # seconds to render (0: to the end); frames wins
     flow: str = "dis"  # dis | farneback | none
+    flow_width: int = 0  # optical flow estimated on frames scaled to this width, then scaled back (0: full size)
     blend: float = 1.0  # weight of the carried dream detail on later frames
     light_steps: int = 1  # ascent steps per octave on later frames
     light_step: float = 0.25  # later frames' step size, relative to dream.step_size
@@ -140,13 +141,13 @@ LIMITS = {
     "video.light_steps": (0, 100), "video.light_step": (0.0, 10.0), "video.reveal_boost": (0.0, 100.0),
     "video.refresh_octaves": (1, 12), "video.coarse_every": (1, 1000), "video.temporal": (0.0, 0.95), "video.rekey_every": (0, 100000), "video.light_jitter": (0, 1024), "video.evolve": (0.0, 10.0), "video.match_tolerance": (0.001, 10.0), "video.structure_tolerance": (0.001, 10.0),
     "video.light_smooth": (0.0, 50.0), "video.soften": (0.0, 5.0), "video.rekey": (0.0, 1.0), "video.cut_threshold": (0.0, 10.0),
-    "video.warmup": (0, 1000), "video.chunk": (1, 10000), "video.crf": (0, 51),
+    "video.warmup": (0, 1000), "video.flow_width": (0, 16384), "video.chunk": (1, 10000), "video.crf": (0, 51),
     "zoom.seconds": (0.0, 3600.0), "zoom.frames": (0, 10**6), "zoom.zoom": (0.0, 100.0), "zoom.rotate": (-3600.0, 3600.0),
     "zoom.loop_frames": (0, 10**5), "zoom.octaves": (1, 12), "zoom.steps": (0, 1000), "zoom.color": (0.0, 1.0),
     "audio.attack": (0.0, 10.0), "audio.release": (0.0, 10.0),
 }
 STRICT = ("dream.octave_scale", "dream.step_size", "zoom.zoom")
-ZERO_OR_AT_LEAST = {"dream.tile": 64, "run.width": 16}  # 0 means "off" / "as is"; otherwise at least this
+ZERO_OR_AT_LEAST = {"dream.tile": 64, "run.width": 16, "video.flow_width": 32}  # 0 means "off" / "as is"; otherwise at least this
 MAX_LANES = 64
 
 

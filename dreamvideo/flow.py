@@ -4,6 +4,7 @@ frame_t(p) ≈ frame_{t-1}(p + flow_t(p)), so warping samples the past at p + fl
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import torch
@@ -18,19 +19,54 @@ def _grey(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
-def estimate(cur: np.ndarray, prev: np.ndarray, method: str = "dis") -> np.ndarray:
-    """Backward flow [2,H,W] float32 from uint8 RGB frames [H,W,3]: cur(p) ≈ prev(p + flow(p))."""
+_POOL: list = []
+_POOL_LOCK = threading.Lock()
+
+
+def pool():
+    """A few threads for flows that can run side by side (made on first use)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="flow"))
+        return _POOL[0]
+
+
+_DIS = threading.local()  # one DIS object per thread and preset: creating one costs about as much as a call
+
+
+def _dis(preset: int):
+    import cv2
+
+    cache = _DIS.__dict__.setdefault("objects", {})
+    if preset not in cache:
+        cache[preset] = cv2.DISOpticalFlow_create(preset)
+    return cache[preset]
+
+
+def estimate(cur: np.ndarray, prev: np.ndarray, method: str = "dis", width: int = 0) -> np.ndarray:
+    """Backward flow [2,H,W] float32 from uint8 RGB frames [H,W,3]: cur(p) ≈ prev(p + flow(p)). `width` > 0 and
+    below the frame's: estimated on frames scaled to that width, then scaled back (values too)."""
     import cv2
 
     a, b = _grey(cur), _grey(prev)
+    h, w = a.shape
+    small = 0 < width < w
+    if small:
+        size = (width, max(8, round(h * width / w)))
+        a, b = cv2.resize(a, size, interpolation=cv2.INTER_AREA), cv2.resize(b, size, interpolation=cv2.INTER_AREA)
     if method == "dis":
-        flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(a, b, None)
+        flow = _dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(a, b, None)
     elif method == "farneback":
         flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 21, 3, 7, 1.5, 0)
     elif method == "none":
         flow = np.zeros(a.shape + (2,), np.float32)
     else:
         raise ValueError(f"unknown flow method {method}")
+    if small:
+        sy, sx = h / a.shape[0], w / a.shape[1]
+        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32([sx, sy])
     return np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)
 
 

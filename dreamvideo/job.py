@@ -161,7 +161,7 @@ class LaneRun:
             for rel, frame in enumerate(frames, begin):
                 if rel >= first:
                     cut = rel == self.lane.begin or rel in j.cuts
-                    back, fwd = prepare_flows(None if cut else prev, frame, j.cfg.video.flow)
+                    back, fwd = prepare_flows(None if cut else prev, frame, j.cfg.video.flow, j.cfg.video.flow_width)
                     _put(self.inbox, FrameIn(j.start + rel, frame, back, fwd, cut), j.stop)
                 prev = frame
         finally:

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from fractions import Fraction
 
+import numpy as np
 import pytest
 import torch
 
@@ -124,3 +125,19 @@ def test_settings_do_not_import_io():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "dreamvideo.video" not in loaded and "dreamvideo.flow" not in loaded
 
+
+
+def test_flow_at_a_working_width_is_scaled_back_to_the_frame():
+    """A picture moved 6 px right and 3 px down: the flow estimated at half the width says the same, in full-size
+    pixels, at every pixel of the full-size frame."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    big = cv2.GaussianBlur(rng.uniform(0, 255, (160, 240, 3)).astype(np.float32), (0, 0), 2.5)
+    big = np.clip((big - big.mean()) * 3 + 128, 0, 255).astype(np.uint8)
+    prev, cur = big[20:116, 20:180], big[17:113, 14:174]  # cur(p) = prev(p + (-6, -3))
+    for width in (0, 80):
+        f = flow.estimate(cur, prev, "dis", width)
+        assert f.shape == (2, 96, 160)
+        inner = f[:, 16:-16, 16:-16].reshape(2, -1)
+        assert np.allclose(np.median(inner, 1), [-6, -3], atol=0.3), (width, np.median(inner, 1))
