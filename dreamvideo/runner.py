@@ -41,6 +41,18 @@ def check_memory(w: int, h: int, cfg: Config, device: torch.device, frames: int 
                     f"free: make it at most about {int(w * k)}x{int(h * k)} (--width, or --size for zoom)")
 
 
+def step_peak_bytes(dreamer, w: int, h: int) -> int:
+    """Peak CUDA bytes of one dream step on one w x h frame, measured (the allocator's high-water mark)."""
+    device = dreamer.device
+    x = torch.rand(1, 3, h, w, device=device)
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    engine.gradient(dreamer.net, dreamer.objective, x, dreamer.cfg.dream, [torch.Generator()])
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - before
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -141,3 +141,19 @@ def test_flow_at_a_working_width_is_scaled_back_to_the_frame():
         assert f.shape == (2, 96, 160)
         inner = f[:, 16:-16, 16:-16].reshape(2, -1)
         assert np.allclose(np.median(inner, 1), [-6, -3], atol=0.3), (width, np.median(inner, 1))
+
+
+def test_lanes_auto_from_measured_memory():
+    from dreamvideo import config
+    from dreamvideo.job import lane_count, lanes_that_fit
+
+    gib = 2**30
+    assert lanes_that_fit(80 * gib, 3 * gib, 10_000, 48) == 8  # an H100 at 1080p: capped at 8
+    assert lanes_that_fit(10 * gib, 3 * gib, 10_000, 48) == 3  # 90 % of 10 GiB holds three
+    assert lanes_that_fit(2 * gib, 3 * gib, 10_000, 48) == 1  # never fewer than one
+    assert lanes_that_fit(80 * gib, 1 * gib, 100, 48) == 2  # at least a chunk per lane
+    cfg = config.load("default", sets=["video.lanes=auto"])
+    probed = []
+    assert lane_count(cfg, torch.device("cpu"), 64, 64, 1000, lambda: probed.append(1) or gib) == 1  # CPU: one
+    assert probed == []  # and no probe there
+    assert lane_count(config.load("default", sets=["video.lanes=3"]), torch.device("cpu"), 64, 64, 1000) == 3
