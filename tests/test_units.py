@@ -157,3 +157,13 @@ def test_lanes_auto_from_measured_memory():
     assert lane_count(cfg, torch.device("cpu"), 64, 64, 1000, lambda: probed.append(1) or gib) == 1  # CPU: one
     assert probed == []  # and no probe there
     assert lane_count(config.load("default", sets=["video.lanes=3"]), torch.device("cpu"), 64, 64, 1000) == 3
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without a GPU")
+def test_gpu_script_says_it_needs_a_gpu(tmp_path):
+    import os
+
+    script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "gpu.py")
+    r = subprocess.run([sys.executable, script, "--out", str(tmp_path / "r")], capture_output=True, text=True)
+    assert r.returncode == 2 and "no CUDA GPU" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())
