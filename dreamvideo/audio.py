@@ -69,6 +69,22 @@ def features(samples: np.ndarray, fps: Fraction, frames: int, start: int = 0, ra
     return {name: smooth(raw[name], fps_f, attack, release) for name in FEATURES}
 
 
+def frame_timing(path: str, samples: np.ndarray, fps_text: str | None) -> tuple[Fraction, int]:
+    """(fps, frames) for the features of `path`: a video's own rate (or `fps_text`) and frame count; an audio
+    file's length at `fps_text` (default 24)."""
+    from .config import parse_fps
+
+    try:
+        info = video.count_frames(video.probe(path))
+        fps, frames = (parse_fps(fps_text) if fps_text else info.fps), info.frames
+    except UserError:  # an audio file: frames at the rate asked for over its length
+        fps = parse_fps(fps_text or "24")
+        frames = max(1, int(len(samples) / RATE * fps))
+    if not 1 <= fps <= 1000:
+        raise UserError(f"bad --fps {fps_text}: give a frame rate from 1 to 1000")
+    return fps, frames
+
+
 def plot(feats: dict[str, np.ndarray], fps: Fraction, path: str, start: int = 0) -> None:
     """Draw the features over time (one row each, frame ticks and seconds marked) into a PNG."""
     import cv2

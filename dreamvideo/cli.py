@@ -257,38 +257,6 @@ def render(work, out: str, settings: str, cfg, desc: str, unit: str) -> int:
     return 0
 
 
-def idle_cores(seconds: float = 0.1) -> float | None:
-    """Cores left idle by other programs, from /proc/stat sampled over `seconds` (None where unknown)."""
-    import time
-
-    def sample():
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-        return values[3] + values[4], sum(values)  # idle + iowait, all
-
-    try:
-        idle0, all0 = sample()
-        time.sleep(seconds)
-        idle1, all1 = sample()
-    except (OSError, ValueError, IndexError):
-        return None
-    cores = os.cpu_count() or 1
-    return cores * (idle1 - idle0) / max(all1 - all0, 1)
-
-
-def apply_threads(cfg) -> None:
-    """CPU threads for torch and OpenCV: run.threads, or the cores other programs leave idle. A core shared
-    with a busy program slows every step several times over: each step waits for its slowest thread."""
-    import cv2
-    import torch
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    idle = idle_cores()
-    n = cfg.run.threads or (cores if idle is None else max(1, min(cores, round(idle))))
-    torch.set_num_threads(n)
-    cv2.setNumThreads(n)
-
-
 def warn_no_sound(spec, src: str | None, cfg) -> None:
     """GIF, WebP and PNG sequences hold no sound: say so when there was some to keep."""
     if spec.keeps_audio or not (cfg.audio.file or (src and cfg.video.audio)):
@@ -311,6 +279,8 @@ def cmd_image(args) -> int:
                         f"{args.output}`")
     check_output(args.output, present(args.output), args.overwrite, [args.input])
     cfg = resolve_config(args)
+    from .runner import apply_threads
+
     apply_threads(cfg)
     from .runner import dream_image
 
@@ -330,6 +300,8 @@ def cmd_video(args) -> int:
     spec = output_spec(args.output, cfg.video.codec, cfg.video.crf, cfg.video.preset)
     check_output(args.output, spec.existing(), args.overwrite, [args.input, cfg.audio.file])
     warn_no_sound(spec, args.input, cfg)
+    from .runner import apply_threads
+
     apply_threads(cfg)
     from .job import dream_video
 
@@ -341,6 +313,8 @@ def cmd_still(args) -> int:
     """One frame of a video (at --start), dreamed at full size as a keyframe of the video would be."""
     check_output(args.output, present(args.output), args.overwrite, [args.input])
     cfg = resolve_config(args)
+    from .runner import apply_threads
+
     apply_threads(cfg)
     from .runner import dream_still
 
@@ -366,6 +340,8 @@ def cmd_zoom(args) -> int:
         from .images import read_image
 
         read_image(start)  # unreadable start image: fail before loading the model
+    from .runner import apply_threads
+
     apply_threads(cfg)
     from .zoom import make_zoom
 
@@ -380,22 +356,14 @@ def cmd_dream(args) -> int:
 
 
 def cmd_audio(args) -> int:
-    from . import audio, video
-    from .config import parse_fps
+    from . import audio
 
     check_input(args.input)
     if os.path.splitext(args.plot)[1].lower() != ".png":
         raise UserError(f"--plot {args.plot}: the plot is a PNG image; give a name ending in .png")
     check_output(args.plot, present(args.plot), args.overwrite, [args.input])
     samples = audio.read_audio(args.input)
-    try:
-        info = video.count_frames(video.probe(args.input))
-        fps, frames = (parse_fps(args.fps) if args.fps else info.fps), info.frames
-    except UserError:  # an audio file: frames at --fps over its length
-        fps = parse_fps(args.fps or "24")
-        frames = max(1, int(len(samples) / audio.RATE * fps))
-    if not 1 <= fps <= 1000:
-        raise UserError(f"bad --fps {args.fps}: give a frame rate from 1 to 1000")
+    fps, frames = audio.frame_timing(args.input, samples, args.fps)
     audio.plot(audio.features(samples, fps, frames), fps, args.plot)
     print(f"wrote {args.plot}: {frames} frames at {fps} fps")
     return 0
@@ -411,27 +379,11 @@ def cmd_models(args) -> int:
 
 
 def cmd_layers(args) -> int:
-    import torch
+    from .models import layer_table
 
-    from .models import MODELS, DreamNet
-
-    if args.model not in MODELS:
-        raise UserError(f"unknown model '{args.model}': choose one of {', '.join(MODELS)}")
-    w, _, h = args.size.lower().partition("x")
-    try:
-        w, h = int(w), int(h or w)
-    except ValueError:
-        raise UserError(f"bad --size '{args.size}': give PX or WxH, e.g. 224 or 640x360") from None
-    spec = MODELS[args.model]
-    if min(w, h) < spec.min_size:
-        raise UserError(f"--size {w}x{h} is too small for {args.model}: at least {spec.min_size} px per side")
-    net = DreamNet(spec.build(), spec)  # shapes only: random weights suffice
-    names = {net.resolve(n): n for n in spec.layers}
-    with torch.no_grad():
-        acts = net(torch.zeros(1, 3, h, w), list(names))
-    print(f"{args.model}: dreamable layers for a {w}x{h} input (default objective: {spec.default_objective})")
-    for canonical, name in names.items():
-        shape = "x".join(str(s) for s in acts[canonical].shape[1:])
+    rows, (w, h), default = layer_table(args.model, args.size)
+    print(f"{args.model}: dreamable layers for a {w}x{h} input (default objective: {default})")
+    for name, shape, canonical in rows:
         alias = f"  ({canonical})" if canonical != name else ""
         print(f"  {name:16} {shape}{alias}")
     return 0

@@ -294,6 +294,10 @@ class Job:
             m["lanes"] = lane_count(self.cfg, dreamer.device, *self.size, self.count,
                                     lambda: step_peak_bytes(dreamer, *self.size))
             self.work.save()
+        if dreamer.device.type == "cpu":  # the thread count changes the rounding, which the dream grows:
+            m.setdefault("threads", torch.get_num_threads())  # a resumed run computes as the first one did
+            torch.set_num_threads(m["threads"])
+            self.work.save()
         lanes = plan.plan_lanes(self.count, sorted(self.cuts), m["lanes"], self.cfg.video.warmup)
         chunks = {lane.number: plan.chunks(lane, self.cfg.video.chunk) for lane in lanes}
         vd = VideoDreamer(dreamer, self.cfg.video, self.animator(dreamer))  # expressions checked over the timeline

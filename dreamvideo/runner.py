@@ -53,6 +53,40 @@ def step_peak_bytes(dreamer, w: int, h: int) -> int:
     return torch.cuda.max_memory_allocated(device) - before
 
 
+def idle_cores(seconds: float = 0.1) -> float | None:
+    """Cores left idle by other programs, from /proc/stat sampled over `seconds` (None where unknown)."""
+    import os
+    import time
+
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return values[3] + values[4], sum(values)  # idle + iowait, all
+
+    try:
+        idle0, all0 = sample()
+        time.sleep(seconds)
+        idle1, all1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    cores = os.cpu_count() or 1
+    return cores * (idle1 - idle0) / max(all1 - all0, 1)
+
+
+def apply_threads(cfg) -> None:
+    """CPU threads for torch and OpenCV: run.threads, or the cores other programs leave idle. A core shared
+    with a busy program slows every step several times over: each step waits for its slowest thread."""
+    import os
+
+    import cv2
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    idle = idle_cores()
+    n = cfg.run.threads or (cores if idle is None else max(1, min(cores, round(idle))))
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

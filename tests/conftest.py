@@ -60,3 +60,12 @@ def photo_path(tmp_path) -> str:
     path = str(tmp_path / "cat.jpg")
     write_image(path, skimage.data.chelsea())
     return path
+
+
+@pytest.fixture(autouse=True)
+def all_cores(monkeypatch):
+    """Runs compared frame for frame must use the same thread count (it changes the rounding, which a dream
+    grows): the automatic choice from idle cores, which depends on the machine's load, is fixed to all cores."""
+    from dreamvideo import runner
+
+    monkeypatch.setattr(runner, "idle_cores", lambda seconds=0.1: None)

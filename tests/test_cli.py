@@ -114,14 +114,14 @@ def test_guided_dream_and_preset_through_cli(photo_path, tmp_path):
 def test_threads_setting_is_honoured(monkeypatch):
     import torch
 
-    from dreamvideo import cli, config
+    from dreamvideo import config, runner
 
     before = torch.get_num_threads()
     try:
-        cli.apply_threads(config.load("default", sets=["run.threads=1"]))
+        runner.apply_threads(config.load("default", sets=["run.threads=1"]))
         assert torch.get_num_threads() == 1
-        monkeypatch.setattr(cli, "idle_cores", lambda: 0.2)  # every core busy with other programs
-        cli.apply_threads(config.load("default"))
+        monkeypatch.setattr(runner, "idle_cores", lambda: 0.2)  # every core busy with other programs
+        runner.apply_threads(config.load("default"))
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)

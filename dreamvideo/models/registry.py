@@ -153,3 +153,26 @@ class DreamNet(nn.Module):
             if name in wanted:
                 out[name] = h
         return out
+
+
+def layer_table(model: str, size: str) -> tuple[list[tuple[str, str, str]], tuple[int, int], str]:
+    """The dreamable layers of `model` for an input of `size` ('PX' or 'WxH'): rows of (name, activation shape
+    'CxHxW', canonical stage name), the size as numbers, and the model's default objective."""
+    import torch
+
+    if model not in MODELS:
+        raise UserError(f"unknown model '{model}': choose one of {', '.join(MODELS)}")
+    w, _, h = size.lower().partition("x")
+    try:
+        w, h = int(w), int(h or w)
+    except ValueError:
+        raise UserError(f"bad --size '{size}': give PX or WxH, e.g. 224 or 640x360") from None
+    spec = MODELS[model]
+    if min(w, h) < spec.min_size:
+        raise UserError(f"--size {w}x{h} is too small for {model}: at least {spec.min_size} px per side")
+    net = DreamNet(spec.build(), spec)  # shapes only: random weights suffice
+    names = {net.resolve(n): n for n in spec.layers}
+    with torch.no_grad():
+        acts = net(torch.zeros(1, 3, h, w), list(names))
+    rows = [(name, "x".join(str(s) for s in acts[canonical].shape[1:]), canonical) for canonical, name in names.items()]
+    return rows, (w, h), spec.default_objective
