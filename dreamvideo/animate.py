@@ -1,14 +1,15 @@
 """The feedback loops. Video: each lane carries its dream from frame to frame along the optical flow.
 
-Keyframes (a lane's first frame, the first after a cut) get the full octave dream. Later frames carry the
-keyframe's detail by composing the flows back to the keyframe and resampling that detail once (re-warping
-every frame would blur it away), plus what later frames added, warped from the previous frame. Detail is
-carried only where it can be trusted: the forward-backward check along the way, and the content there still
-matching what the detail was dreamed on (so a person who leaves takes their dream along: no ghosts). Then
-the frame is dreamed a little at its finest octaves, each pixel as much as its dream falls short of the
-keyframe's energy there: new and changed content grows a full dream within a few frames, carried dream is
-held, not faded. When too little is tracked the current output becomes the keyframe (it continues the same
-texture: no jump).
+Keyframes (a lane's first frame, the first after a cut) get the full octave dream, its new detail softened to
+what motion can carry. Later frames carry the keyframe's detail by composing the flows back to the keyframe and
+resampling that detail once (re-warping every frame would blur it away), plus what later frames added, warped
+from the previous frame. Detail is carried only where it can be trusted: the forward-backward check along the
+way, and the content there still matching what the detail was dreamed on (so a person who leaves takes their
+dream along: no ghosts); once dropped at a pixel it is not carried there again. The dream's local energy is
+held at the keyframe's from both sides: excess decays, and the frame is dreamed a little at its finest octaves
+(the coarser one on every second frame), each pixel as much as its dream falls short: new and changed content
+grows a full dream within a few frames, carried dream is held, neither faded nor swollen. When too little is
+tracked the current output becomes the keyframe (it continues the same texture: no jump).
 """
 from __future__ import annotations
 
