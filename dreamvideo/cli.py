@@ -79,8 +79,8 @@ def add_video_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lanes", metavar="N|auto", help="segments dreamed in lockstep as one batch (default 1)")
     g.add_argument("--flow", metavar="dis|farneback|none", help="optical flow for temporal coherence" + default("video.flow"))
     g.add_argument("--blend", metavar="F", help="weight of the carried dream on later frames" + default("video.blend"))
-    g.add_argument("--evolve", metavar="F", help="0 holds the dream locked to the scene; higher keeps it growing "
-                   "and morphing" + default("video.evolve"))
+    g.add_argument("--evolve", metavar="F", help="0 holds the dream locked to the scene; higher keeps it "
+                   "morphing" + default("video.evolve"))
     g.add_argument("--crf", metavar="N", help="H.264/H.265/VP9 quality 0-51, lower is better" + default("video.crf"))
     g.add_argument("--codec", metavar="NAME", help="video codec: libx264 (h264), libx265 (h265), libvpx-vp9 (vp9), "
                    "prores_ks (.mov), ffv1 (.mkv) (default: by the output's extension)")
