@@ -9,6 +9,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
 
 from dreamvideo import animate, config, engine, video
 from dreamvideo.cli import main
@@ -202,9 +203,18 @@ def test_failure_mid_file_keeps_work_resumable(clips, tmp_path, monkeypatch):
         Job(clips["sine"], out, cfg).run()
     assert ffmpeg_children() == []
     assert not os.path.exists(out)
-    assert len(json.load(open(out + ".dreamvideo-work/manifest.json"))["done"]) == 2
+    manifest = json.load(open(out + ".dreamvideo-work/manifest.json"))
+    assert len(manifest["done"]) == 2 and manifest["threads"] == torch.get_num_threads()
     monkeypatch.setattr(video, "read_frames", real)
-    Job(clips["sine"], out, cfg).run()
+    first, seen = torch.get_num_threads(), []
+    real_step = animate.VideoDreamer.step
+    monkeypatch.setattr(animate.VideoDreamer, "step", lambda *a: seen.append(torch.get_num_threads()) or real_step(*a))
+    torch.set_num_threads(first + 1)  # a resume on a machine that now leaves another core idle
+    try:
+        Job(clips["sine"], out, cfg).run()
+    finally:
+        torch.set_num_threads(first)
+    assert set(seen) == {first}  # computed with the first run's threads, so its rounding
     whole = str(tmp_path / "whole.mkv")
     Job(clips["sine"], whole, cfg).run()
     assert all(np.array_equal(x, y) for x, y in zip(frames_of(out), frames_of(whole)))
