@@ -211,8 +211,9 @@ class VideoDreamer:
         as much larger: the same growth per second. Returns the detail [B,3,H,W]."""
         v = s.video
         step_map = s.dream.step_size * v.light_step * gain
-        coarse = torch.tensor([i % v.coarse_every == 0 for i in indices], dtype=base.dtype).view(-1, 1, 1, 1)
-        octaves = v.refresh_octaves if any(i % v.coarse_every == 0 for i in indices) else 1
+        on = [i % v.coarse_every == 0 for i in indices]
+        coarse = torch.tensor(on, dtype=base.dtype).view(-1, 1, 1, 1)
+        octaves = v.refresh_octaves if any(on) else 1
         detail = engine.refine(self.dreamer.net, s.objective, base, carried,
                                replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local"),
                                [frame_generator(seed, i) for i in indices], octaves, v.light_steps,

@@ -180,7 +180,7 @@ def lbfgs(net, objective, img: torch.Tensor, cfg, gens: list, progress=None) -> 
         x = x.clone()
         left = max(cfg.steps, 1)
         while left > 0:
-            shift = _shifts([g], min(cfg.jitter, x.shape[-2] - 1), min(cfg.jitter, x.shape[-1] - 1))
+            shift = _shifts([g], min(cfg.jitter, x.shape[-2] // 2), min(cfg.jitter, x.shape[-1] // 2))
             v = _roll(x, shift).requires_grad_(True)
             opt = torch.optim.LBFGS([v], max_iter=min(left, LBFGS_ROUND), line_search_fn="strong_wolfe")
 
