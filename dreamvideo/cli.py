@@ -289,12 +289,10 @@ def cmd_image(args) -> int:
 
 
 def cmd_video(args) -> int:
-    from .images import is_image_path
-    from .output import ANIMATIONS, output_spec
+    from .output import is_still, output_spec
 
     check_input(args.input)
-    ext = os.path.splitext(args.output)[1].lower()
-    if is_image_path(args.output) and ext not in ANIMATIONS and "%" not in os.path.basename(args.output):
+    if is_still(args.output):
         return cmd_still(args)
     cfg = resolve_config(args)
     spec = output_spec(args.output, cfg.video.codec, cfg.video.crf, cfg.video.preset)

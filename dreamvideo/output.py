@@ -85,6 +85,15 @@ class OutputSpec:
         return sorted(os.path.join(folder, n) for n in os.listdir(folder) if rx.match(n)) if os.path.isdir(folder) else []
 
 
+def is_still(path: str) -> bool:
+    """Whether an output path names one picture (a .png or .jpg that is neither an animation nor a numbered
+    pattern such as frames/%05d.png)."""
+    from .images import is_image_path
+
+    ext = os.path.splitext(path)[1].lower()
+    return is_image_path(path) and ext not in ANIMATIONS and "%" not in os.path.basename(path)
+
+
 def output_spec(path: str, codec: str = "", crf: int = 18, preset: str = "medium") -> OutputSpec:
     """Decide everything about an output path and its encoder; a UserError for what cannot be written."""
     if os.path.isdir(path):

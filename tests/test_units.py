@@ -167,3 +167,10 @@ def test_gpu_script_says_it_needs_a_gpu(tmp_path):
     r = subprocess.run([sys.executable, script, "--out", str(tmp_path / "r")], capture_output=True, text=True)
     assert r.returncode == 2 and "no CUDA GPU" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_one_place_decides_still_or_video_output():
+    from dreamvideo.output import is_still
+
+    assert is_still("a/still.png") and is_still("x.JPG")
+    assert not any(is_still(p) for p in ("frames/%05d.png", "loop.gif", "loop.webp", "out.mp4", "out.mkv"))
