@@ -60,7 +60,7 @@ def pipeline(path, out, cfg):
 MEMORY_PROBE = """
 import sys, torch
 from dreamvideo import config, engine
-from dreamvideo.runner import make_dreamer
+from dreamvideo.runner import make_dreamer, step_peak_bytes
 
 def status(key):
     return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1]) / 1024
@@ -71,10 +71,10 @@ x = torch.rand(1, 3, h, w, device=d.device)
 engine.gradient(d.net, d.objective, x[..., :64, :64], d.cfg.dream, [None])  # allocator and kernels warmed up
 open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current size
 before = status("VmRSS:")
-engine.gradient(d.net, d.objective, x, d.cfg.dream, [None])  # the peak of a dream: a full-size step
 if d.device.type == "cuda":
-    print(torch.cuda.max_memory_allocated() / 2**20)
+    print(step_peak_bytes(d, w, h) / 2**20)
 else:
+    engine.gradient(d.net, d.objective, x, d.cfg.dream, [None])  # the peak of a dream: a full-size step
     print(status("VmHWM:") - before)
 """
 

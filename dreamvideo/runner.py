@@ -41,6 +41,26 @@ def check_memory(w: int, h: int, cfg: Config, device: torch.device, frames: int 
                     f"free: make it at most about {int(w * k)}x{int(h * k)} (--width, or --size for zoom)")
 
 
+CARRY_BYTES_PER_PIXEL = 21 * 4 + 2 * 2 * 4  # a lane's carried state (21 float channels) and its two flows
+
+
+def lane_count(cfg: Config, device: torch.device, w: int, h: int, count: int, probe=None) -> int:
+    """video.lanes as a number; auto: 1 on CPU (lanes add no compute there), else as many lanes as fit in 90 %
+    of the free GPU memory, each costing the peak `probe()` measured for one dream step at this size plus its
+    carried state (at most 8, and at least a chunk per lane)."""
+    if cfg.video.lanes != "auto":
+        return int(cfg.video.lanes)
+    if device.type != "cuda" or probe is None:
+        return 1
+    free, _ = torch.cuda.mem_get_info(device)
+    return lanes_that_fit(free, probe() + w * h * CARRY_BYTES_PER_PIXEL, count, cfg.video.chunk)
+
+
+def lanes_that_fit(free: int, per_lane: int, count: int, chunk: int) -> int:
+    """How many lanes of `per_lane` bytes fit in 90 % of `free` bytes: 1 to 8, at most one per chunk."""
+    return int(max(1, min(8, 0.9 * free // max(per_lane, 1), count // max(chunk, 1))))
+
+
 def step_peak_bytes(dreamer, w: int, h: int) -> int:
     """Peak CUDA bytes of one dream step on one w x h frame, measured (the allocator's high-water mark)."""
     device = dreamer.device

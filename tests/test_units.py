@@ -145,7 +145,7 @@ def test_flow_at_a_working_width_is_scaled_back_to_the_frame():
 
 def test_lanes_auto_from_measured_memory():
     from dreamvideo import config
-    from dreamvideo.job import lane_count, lanes_that_fit
+    from dreamvideo.runner import lane_count, lanes_that_fit
 
     gib = 2**30
     assert lanes_that_fit(80 * gib, 3 * gib, 10_000, 48) == 8  # an H100 at 1080p: capped at 8
