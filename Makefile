@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 install:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,ray]"
 	@echo "installed: run '. $(VENV)/bin/activate' to put dreamvideo on your PATH"
 
 test:
@@ -21,6 +21,7 @@ bench:
 	$(BIN)/python benchmarks/look.py
 	$(BIN)/python benchmarks/zoom_seam.py
 	$(BIN)/python benchmarks/busy.py
+	$(BIN)/python benchmarks/ray_scaling.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -52,9 +52,10 @@ def clips(width: int) -> dict:
     photo = skimage.data.astronaut()
     path = synth.camera_path(photo.shape, size, 250)
     camera = synth.camera(photo, size, 250)
+    smoke = synth.smoke(skimage.data.rocket(), size, 125)
     return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path)),
             "passer": (passer, set(), masks, None),
-            "smoke": (synth.smoke(skimage.data.rocket(), size, 125), set(), None, None),
+            "smoke": (smoke, set(), None, lambda d: synth.smoke_glued(smoke, d)),
             "cut": (cut, set(cuts), None, None)}
 
 
@@ -156,7 +157,7 @@ def main() -> None:
                                     ideal((out[0].astype(np.float32) - frames[0]) / 255), float("nan")))
             for r in rows:
                 print(f"| {r['clip']} | {r['frames']} | {r['persist_strength']:.2f} | {r['persist_detail']:.2f} | "
-                      f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['strength']:.3f} | {r['detail']:.2f} | "
+                      f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['strength']:.4f} | {r['detail']:.2f} | "
                       f"{r['ghost']:.2f} | {r['ms_light']:.0f} |", flush=True)
             if args.strip:
                 first = min(cuts) if cuts else len(frames)

@@ -89,6 +89,13 @@ def add_video_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preview", action="store_true", help="the first 3 s at width 320, dreamed with the same settings; "
                    "for one full-size still, give an image as the output (e.g. still.png)")
     g.add_argument("--audio", metavar="FILE", help="soundtrack to react to and to write instead of the input's")
+    g = p.add_argument_group("many GPUs or hosts (Ray)")
+    g.add_argument("--ray", nargs="?", const="", metavar="ADDRESS", help="dream the lanes as Ray tasks: on the "
+                   "cluster at ADDRESS, else RAY_ADDRESS or one started with `ray start --head`, else a local one "
+                   "(give --lanes N or auto)")
+    g.add_argument("--ray-copy", action="store_true", help="with --ray: send the input to the workers and the "
+                   "chunks back through Ray's object store (workers without the driver's storage)")
+    g.add_argument("--verbose", action="store_true", help="with --ray: a line per finished chunk and its worker")
 
 
 def seconds(text: str | None, flag: str) -> str | None:
@@ -268,10 +275,21 @@ def warn_no_sound(spec, src: str | None, cfg) -> None:
               f"(use .mp4, .mov, .mkv or .webm to keep it)", file=sys.stderr)
 
 
+def check_ray_flags(args, video: bool) -> None:
+    """--ray is for videos; --ray-copy and --verbose only mean something with it."""
+    ray = getattr(args, "ray", None)
+    if ray is not None and not video:
+        raise UserError("--ray dreams the lanes of a video: leave it out for a still image")
+    for flag in ("ray_copy", "verbose"):
+        if getattr(args, flag, False) and ray is None:
+            raise UserError(f"--{flag.replace('_', '-')} goes with --ray: add --ray, or leave it out")
+
+
 def cmd_image(args) -> int:
     from .images import IMAGE_EXTENSIONS
 
     check_input(args.input)
+    check_ray_flags(args, video=False)
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in IMAGE_EXTENSIONS:
         raise UserError(f"{args.input} is a still image, so the output must be an image "
@@ -292,6 +310,7 @@ def cmd_video(args) -> int:
     from .output import is_still, output_spec
 
     check_input(args.input)
+    check_ray_flags(args, video=not is_still(args.output))
     if is_still(args.output):
         return cmd_still(args)
     cfg = resolve_config(args)
@@ -301,9 +320,14 @@ def cmd_video(args) -> int:
     from .runner import apply_threads
 
     apply_threads(cfg)
+    cluster = None
+    if args.ray is not None:
+        from .cluster import Cluster
+
+        cluster = Cluster(args.ray, args.ray_copy, print if args.verbose else None)
     from .job import dream_video
 
-    return render(lambda progress: dream_video(args.input, args.output, cfg, progress), args.output,
+    return render(lambda progress: dream_video(args.input, args.output, cfg, progress, cluster), args.output,
                   spec.settings_path, cfg, "dreaming", "frame")
 
 

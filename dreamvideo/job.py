@@ -11,6 +11,7 @@ import queue
 import tempfile
 import threading
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import torch
@@ -22,7 +23,27 @@ from .config import Config, to_toml
 from .errors import UserError
 from .images import scaled_size
 from .output import OutputSpec, output_spec, with_source
+from .reactive import Animator
 from .workdir import WorkDir, identity
+
+
+@dataclass
+class LaneIO:
+    """What a lane's threads need: the input to read (job frame 0 is input frame `start`), the flow settings,
+    the output's encoding, the folder its chunk files go to, and what to do once a chunk is complete there."""
+
+    info: video.VideoInfo
+    start: int
+    size: tuple[int, int]
+    cuts: set[int]
+    flow: str
+    flow_width: int
+    out: OutputSpec
+    folder: str
+    finished: Callable[[plan.Chunk, Carry], None]
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.folder, name)
 
 
 @dataclass
@@ -35,21 +56,22 @@ class ChunkEnd:
 END = "end"  # to the writer: nothing more comes (the job finished or stopped); unfinished chunks are dropped
 
 
-def save_carry(work: WorkDir, chunk: plan.Chunk, carry: Carry) -> None:
+def save_carry(folder: str, chunk: plan.Chunk, carry: Carry) -> None:
+    """The lane's state after `chunk`, as FOLDER/NAME.state.pt (written whole or not at all)."""
     buf = io.BytesIO()  # serialized in memory: a full disk then raises OSError(ENOSPC), not torch's RuntimeError
     torch.save(carry.__dict__, buf)
-    tmp = work.file(chunk.name + ".state.tmp")
+    tmp = os.path.join(folder, chunk.name + ".state.tmp")
     try:
         with open(tmp, "wb") as f:
             f.write(buf.getbuffer())
-        os.replace(tmp, work.file(chunk.name + ".state.pt"))
+        os.replace(tmp, os.path.join(folder, chunk.name + ".state.pt"))
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
 
 
-def finish_chunk(work: WorkDir, chunk: plan.Chunk, carry: Carry) -> None:
-    save_carry(work, chunk, carry)
+def record_chunk(work: WorkDir, chunk: plan.Chunk) -> None:
+    """The manifest's one writer: `chunk`'s files and state are complete in the work folder."""
     with work.lock:
         work.manifest["done"].append(chunk.name)
     work.save()
@@ -123,8 +145,9 @@ class LaneRun:
     The writer takes frames, ChunkEnd and END from the dreaming loop and drains everything it was sent, so
     a chunk whose frames were all dreamed is finished even when the job stops."""
 
-    def __init__(self, lane: plan.Lane, todo: list[plan.Chunk], carry, job: "Job"):
-        self.lane, self.todo, self.carry, self.job = lane, todo, carry, job
+    def __init__(self, lane: plan.Lane, todo: list[plan.Chunk], carry: Carry | None, io: LaneIO, stop: threading.Event,
+                 errors: list[BaseException]):
+        self.lane, self.todo, self.carry, self.io, self.stop, self.errors = lane, todo, carry, io, stop, errors
         self.next_index = todo[0].start
         self.chunk_ends = {c.end for c in todo}
         self.inbox: queue.Queue = queue.Queue(maxsize=4)
@@ -138,11 +161,11 @@ class LaneRun:
         except _Stop:
             pass
         except BaseException as e:  # handed to the main thread
-            self.job.errors.append(e)
-            self.job.stop.set()
+            self.errors.append(e)
+            self.stop.set()
 
     def _produce(self) -> None:
-        j, first = self.job, self.todo[0].start
+        j, first = self.io, self.todo[0].start
         begin = first - 1 if first > self.lane.begin else first
         prev = None
         frames = video.read_frames(j.info, j.start, self.lane.end - begin, j.size, skip=begin)
@@ -150,18 +173,18 @@ class LaneRun:
             for rel, frame in enumerate(frames, begin):
                 if rel >= first:
                     cut = rel == self.lane.begin or rel in j.cuts
-                    back, fwd = prepare_flows(None if cut else prev, frame, j.cfg.video.flow, j.cfg.video.flow_width)
-                    _put(self.inbox, FrameIn(j.start + rel, frame, back, fwd, cut), j.stop)
+                    back, fwd = prepare_flows(None if cut else prev, frame, j.flow, j.flow_width)
+                    _put(self.inbox, FrameIn(j.start + rel, frame, back, fwd, cut), self.stop)
                 prev = frame
         finally:
             frames.close()
 
     def _write(self) -> None:
-        j = self.job
+        j = self.io
         for chunk in self.todo:
             held, writer = [], None
             if chunk.kind == "video":
-                writer = video.Writer(j.work.file(chunk.name + j.out.chunk_ext), *j.size, j.fps, j.out.encoding)
+                writer = video.Writer(j.file(chunk.name + j.out.chunk_ext), *j.size, j.info.fps, j.out.encoding)
             try:
                 while not isinstance(msg := self.outbox.get(), ChunkEnd):
                     if msg is END:
@@ -171,10 +194,11 @@ class LaneRun:
                     writer.close()
                     writer = None
                 else:
-                    tmp = j.work.file(chunk.name + ".tmp.npy")
+                    tmp = j.file(chunk.name + ".tmp.npy")
                     np.save(tmp, np.stack(held))
-                    os.replace(tmp, j.work.file(chunk.name + ".npy"))
-                finish_chunk(j.work, chunk, msg.carry)
+                    os.replace(tmp, j.file(chunk.name + ".npy"))
+                save_carry(j.folder, chunk, msg.carry)
+                j.finished(chunk, msg.carry)
             finally:
                 if writer:
                     writer.abort()
@@ -189,7 +213,7 @@ class LaneRun:
                     raise _Stop from None
 
     def next_item(self) -> FrameIn:
-        return _get(self.inbox, self.job.stop)
+        return _get(self.inbox, self.stop)
 
     def emit(self, frame: np.ndarray, carry: Carry) -> bool:
         """Hand a dreamed frame to the writer; returns False once the lane is finished."""
@@ -207,12 +231,43 @@ class LaneRun:
             pass
 
 
+def dream_lanes(runs: list[LaneRun], vd: VideoDreamer, progress, stop: threading.Event,
+                errors: list[BaseException]) -> None:
+    """Dream the lanes in lockstep, one frame of each per tick, until every lane is finished. A thread's
+    failure (in `errors`) is raised once all writers have drained."""
+    for r in runs:
+        r.reader.start()
+        r.writer.start()
+    try:
+        active = list(runs)
+        while active:
+            items = [r.next_item() for r in active]
+            frames, carries = vd.step(items, [r.carry for r in active])
+            active = [r for r, f, c in zip(active, frames, carries) if r.emit(f, c)]
+            if progress:
+                progress(len(items))
+    except _Stop:
+        pass  # a thread failed: its error is raised below, once the writers have drained
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        stop.set()
+        for r in runs:
+            r.end()
+        for r in runs:
+            r.reader.join()
+            r.writer.join()
+    if errors:
+        raise errors[0]
+
+
 class Job:
     """Everything one `dreamvideo in out` run needs. Everything that can be checked is checked before the
     work folder is made: the input, the range, the output format, codec and audio (by a trial encode)."""
 
-    def __init__(self, src: str, dst: str, cfg: Config):
-        self.src, self.dst, self.cfg = src, dst, cfg
+    def __init__(self, src: str, dst: str, cfg: Config, cluster=None):
+        self.src, self.dst, self.cfg, self.cluster = src, dst, cfg, cluster  # cluster: a cluster.Cluster or None
         info = video.count_frames(video.probe(src))
         if not (cfg.video.frames or cfg.video.duration):
             video.check_complete(info)
@@ -271,69 +326,53 @@ class Job:
         self.scan()
         m = self.work.manifest
         if "lanes" not in m:
-            m["lanes"] = lane_count(self.cfg, dreamer.device, *self.size, self.count,
-                                    lambda: step_peak_bytes(dreamer, *self.size))
+            m["lanes"] = self.cluster.lanes(self.cfg) if self.cluster else lane_count(
+                self.cfg, dreamer.device, *self.size, self.count, lambda: step_peak_bytes(dreamer, *self.size))
             self.work.save()
+        if self.cluster and m["lanes"] == 1:
+            self.warnings.append("with --ray and one lane the whole video is one task on one worker: give "
+                                 "--lanes N or --lanes auto to use the cluster")
         if dreamer.device.type == "cpu":  # the thread count changes the rounding, which the dream grows:
             m.setdefault("threads", torch.get_num_threads())  # a resumed run computes as the first one did
             torch.set_num_threads(m["threads"])
             self.work.save()
         lanes = plan.plan_lanes(self.count, sorted(self.cuts), m["lanes"], self.cfg.video.warmup)
         chunks = {lane.number: plan.chunks(lane, self.cfg.video.chunk) for lane in lanes}
-        vd = VideoDreamer(dreamer, self.cfg.video, self.animator(dreamer))  # expressions checked over the timeline
-        runs = []
+        features = self.features()
+        animator = Animator(self.cfg, dreamer, self.fps, features, self.start)
+        animator.check(range(self.start, self.start + self.count))  # expressions checked over the timeline
+        segments = []  # (lane, its chunks still to do, the carry before the first of them)
         for lane in lanes:
-            todo = [c for c in chunks[lane.number] if c.name not in self.work.manifest["done"]]
+            todo = [c for c in chunks[lane.number] if c.name not in m["done"]]
             if todo:
-                carry = carry_before(self.work, todo[0], chunks[lane.number])
-                runs.append(LaneRun(lane, todo, carry.to(dreamer.device) if carry else None, self))
-        if runs:
-            total = sum(c.end - c.start for r in runs for c in r.todo)
-            self._loop(runs, vd, progress_factory(total) if progress_factory else None)
+                segments.append((lane, todo, carry_before(self.work, todo[0], chunks[lane.number])))
+        total = sum(c.end - c.start for _, todo, _ in segments for c in todo)
+        progress = progress_factory(total) if progress_factory and total else None
+        if self.cluster and segments:
+            self.cluster.dream(self, segments, features, m.get("threads", 0), progress)
+        elif segments:
+            io = self.lane_io(self.work.path, lambda chunk, carry: record_chunk(self.work, chunk))
+            runs = [LaneRun(lane, todo, carry.to(dreamer.device) if carry else None, io, self.stop, self.errors)
+                    for lane, todo, carry in segments]
+            dream_lanes(runs, VideoDreamer(dreamer, self.cfg.video, animator), progress, self.stop, self.errors)
         self._assemble(lanes, chunks)
 
-    def animator(self, dreamer):
-        """Animated settings for this job; audio features from --audio FILE (aligned with the output) or
-        from the input's own soundtrack (aligned with the input)."""
+    def lane_io(self, folder: str, finished: Callable[[plan.Chunk, Carry], None]) -> LaneIO:
+        v = self.cfg.video
+        return LaneIO(self.info, self.start, self.size, self.cuts, v.flow, v.flow_width, self.out, folder, finished)
+
+    def features(self) -> dict | None:
+        """Audio features for animated settings, one row per job frame: from --audio FILE (aligned with the
+        output) or from the input's own soundtrack (aligned with the input); None when nothing reacts."""
         from . import audio
-        from .reactive import Animator, needs_audio
+        from .reactive import needs_audio
 
-        features = None
-        if needs_audio(self.cfg):
-            a = self.cfg.audio
-            samples = audio.read_audio(a.file or self.src)
-            first = 0 if a.file else self.start
-            features = audio.features(samples, self.fps, self.count, first, attack=a.attack, release=a.release)
-        animator = Animator(self.cfg, dreamer, self.fps, features, self.start)
-        animator.check(range(self.start, self.start + self.count))
-        return animator
-
-    def _loop(self, runs: list[LaneRun], vd: VideoDreamer, progress) -> None:
-        for r in runs:
-            r.reader.start()
-            r.writer.start()
-        try:
-            active = list(runs)
-            while active:
-                items = [r.next_item() for r in active]
-                frames, carries = vd.step(items, [r.carry for r in active])
-                active = [r for r, f, c in zip(active, frames, carries) if r.emit(f, c)]
-                if progress:
-                    progress(len(items))
-        except _Stop:
-            pass  # a thread failed: its error is raised below, once the writers have drained
-        except BaseException:
-            self.stop.set()
-            raise
-        finally:
-            self.stop.set()
-            for r in runs:
-                r.end()
-            for r in runs:
-                r.reader.join()
-                r.writer.join()
-        if self.errors:
-            raise self.errors[0]
+        if not needs_audio(self.cfg):
+            return None
+        a = self.cfg.audio
+        samples = audio.read_audio(a.file or self.src)
+        first = 0 if a.file else self.start
+        return audio.features(samples, self.fps, self.count, first, attack=a.attack, release=a.release)
 
     def _assemble(self, lanes: list[plan.Lane], chunks: dict) -> None:
         parts = []
@@ -360,8 +399,9 @@ class Job:
         return path
 
 
-def dream_video(src: str, dst: str, cfg: Config, progress_factory=None) -> list[str]:
-    """Dream the video `src` into `dst` (resuming earlier work on the same job). Returns warnings."""
-    job = Job(src, dst, cfg)
+def dream_video(src: str, dst: str, cfg: Config, progress_factory=None, cluster=None) -> list[str]:
+    """Dream the video `src` into `dst` (resuming earlier work on the same job), here or, given a
+    cluster.Cluster, as Ray tasks. Returns warnings."""
+    job = Job(src, dst, cfg, cluster)
     job.run(progress_factory)
     return job.warnings

@@ -10,16 +10,21 @@ from . import video
 
 
 def lavfi_clip(path: str, size=(160, 90), fps: str = "25", seconds: float = 2.0, audio: str | None = "sine",
-               cut_at: float | None = None, video_args: tuple[str, ...] = ("-c:v", "libx264", "-pix_fmt", "yuv420p")):
-    """A testsrc2 clip (moving pattern) with optional sine or 5.1 audio and a hard cut to another source."""
+               cut_at: float | tuple[float, ...] | None = None,
+               video_args: tuple[str, ...] = ("-c:v", "libx264", "-pix_fmt", "yuv420p")):
+    """A testsrc2 clip (moving pattern) with optional sine or 5.1 audio and hard cuts to other sources at the
+    `cut_at` time(s)."""
     w, h = size
-    src = f"testsrc2=size={w}x{h}:rate={fps}:duration={seconds}"
-    args = ["-f", "lavfi", "-i", src]
+    cuts = () if cut_at is None else (cut_at,) if isinstance(cut_at, (int, float)) else tuple(cut_at)
+    bounds = [0.0, *cuts, seconds]
+    sources = ["testsrc2", "mandelbrot", "smptehdbars", "rgbtestsrc"]
+    args = []
+    for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        args += ["-f", "lavfi", "-i", f"{sources[k % len(sources)]}=size={w}x{h}:rate={fps},trim=duration={b - a}"]
     vmap = "0:v"
-    if cut_at is not None:
-        other = f"mandelbrot=size={w}x{h}:rate={fps},trim=duration={seconds - cut_at}"
-        args = ["-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={fps}:duration={cut_at}", "-f", "lavfi", "-i", other]
-        args += ["-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]"]
+    if cuts:
+        parts = "".join(f"[{k}:v]" for k in range(len(bounds) - 1))
+        args += ["-filter_complex", f"{parts}concat=n={len(bounds) - 1}:v=1[v]"]
         vmap = "[v]"
     n = len([a for a in args if a == "-i"])
     amap = []
@@ -149,24 +154,48 @@ def passer(background: np.ndarray, thing: np.ndarray, size=(256, 144), frames: i
     return frames_out, masks
 
 
+def _smoke_steps(h: int, w: int, frames: int, seed: int):
+    """The smoke clip's motion: per frame the (x, y) sampling maps float32 [H,W] that advect the last frame."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    waves = [(rng.uniform(0.02, 0.08), rng.uniform(0.02, 0.08), rng.uniform(0, 6.3), rng.uniform(0.5, 1.5))
+             for _ in range(4)]
+    for t in range(frames):
+        psi = sum(a * np.sin(kx * xx + ky * yy + ph + 0.05 * t) / (kx + ky) for kx, ky, ph, a in waves)
+        vy, vx = np.gradient(psi)  # divergence-free: a stream function's curl
+        yield xx - 0.5 * vy, yy + 0.5 * vx
+
+
 def smoke(texture: np.ndarray, size=(256, 144), frames: int = 125, seed: int = 0) -> list[np.ndarray]:
     """Non-rigid change: a texture advected by a turbulent, slowly changing flow field (like smoke or water),
     under light that brightens and dims."""
     import cv2
 
     w, h = size
-    rng = np.random.default_rng(seed)
     img = cv2.resize(texture, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
     source = img.copy()
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    waves = [(rng.uniform(0.02, 0.08), rng.uniform(0.02, 0.08), rng.uniform(0, 6.3), rng.uniform(0.5, 1.5))
-             for _ in range(4)]
     out = []
-    for t in range(frames):
-        psi = sum(a * np.sin(kx * xx + ky * yy + ph + 0.05 * t) / (kx + ky) for kx, ky, ph, a in waves)
-        vy, vx = np.gradient(psi)  # divergence-free: a stream function's curl
-        img = cv2.remap(img, xx - 0.5 * vy, yy + 0.5 * vx, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    for t, (mx, my) in enumerate(_smoke_steps(h, w, frames, seed)):
+        img = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         img = 0.99 * img + 0.01 * source  # keeps the texture from blurring away entirely
         light = 0.85 + 0.25 * np.sin(2 * np.pi * t / frames)
         out.append(np.clip(img * light, 0, 255).astype(np.uint8))
+    return out
+
+
+def smoke_glued(frames: list[np.ndarray], detail: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    """The ideal carry of a dream `detail` (float [H,W,3], [0,1] units, dreamed on frames[0]) over a `smoke` clip:
+    moved with the true advection (the maps composed, resampled once, bicubic), never faded or refreshed."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    steps = _smoke_steps(h, w, len(frames), seed)
+    next(steps)  # frame 0 is the texture after one step: the detail was dreamed there
+    to_first = np.stack(np.mgrid[0:h, 0:w][::-1], -1).astype(np.float32)
+    out = []
+    for f, (sx, sy) in zip(frames, [(None, None), *steps]):
+        if sx is not None:  # frame t samples frame t-1 at the step's maps: compose
+            to_first = cv2.remap(to_first, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        d = cv2.remap(detail, to_first[..., 0], to_first[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        out.append(np.clip(f + 255 * d, 0, 255).round().astype(np.uint8))
     return out
