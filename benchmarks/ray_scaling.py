@@ -1,6 +1,6 @@
 """Ray scaling: frames per second of one video job with 1, 2 and 4 Ray workers, against a local run at equal lanes.
 
-    python benchmarks/ray_scaling.py [--frames 100] [--width 192] [--json]
+    python benchmarks/ray_scaling.py [--frames 200] [--width 320] [--json]
 
 One local Ray instance with 4 logical CPUs is started once (its start-up time is printed apart); every render is
 the same job (a photo clip with camera and object motion, default settings, 1 thread per worker, one lane per
@@ -36,18 +36,18 @@ def render(src: str, out: str, lanes: int, cluster) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--frames", type=int, default=100)
-    p.add_argument("--width", type=int, default=192)
+    p.add_argument("--frames", type=int, default=200)
+    p.add_argument("--width", type=int, default=320)
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     import ray
     import skimage.data
-    import torch
 
     from dreamvideo.cluster import Cluster
+    from dreamvideo.runner import set_threads
     from dreamvideo.synth import photo_clip
 
-    torch.set_num_threads(1)
+    set_threads(1)  # the local runs' network and flow; Ray workers get the same count from the job
     t = time.perf_counter()
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     startup = time.perf_counter() - t

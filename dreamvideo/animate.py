@@ -237,11 +237,9 @@ def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str, width: 
 
 def zoom_step_flow(h: int, w: int, zcfg, fps) -> torch.Tensor:
     """Backward flow [1,2,H,W] of one frame: the per-second zoom, rotation and pan spread over fps frames."""
-    from .config import parse_pair
-
-    pan = parse_pair(zcfg.pan, "pan") or (0.0, 0.0)
+    pan = zcfg.pan  # (x, y) pixels per second; an animated pan is resolved to one before (reactive.Animator)
     return flow.zoom_flow(h, w, zcfg.zoom ** (1 / float(fps)), zcfg.rotate / float(fps),
-                          (pan[0] / float(fps), pan[1] / float(fps)), parse_pair(zcfg.center, "center"))
+                          (pan[0] / float(fps), pan[1] / float(fps)), zcfg.center)
 
 
 def zoom_frames(dreamer, start: torch.Tensor, zcfg, fps, count: int, animator=None):

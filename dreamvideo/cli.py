@@ -29,12 +29,15 @@ ZOOM_FLAG_KEYS = {
 PREVIEW = {"run.width": "320", "video.duration": "3"}  # smaller and shorter, dreamed with the same settings
 
 
-def default(key: str) -> str:
-    """A setting's default (the default preset) for help texts."""
-    from .config import load
+def about(key: str) -> str:
+    """A flag's help text: its setting's help and default (in the default preset), as declared in config."""
+    from .config import load, schema
 
+    s = schema()[key]
     section, name = key.split(".")
-    return f" (default: {getattr(getattr(load(), section), name)!s})"
+    value = getattr(getattr(load(), section), name)
+    shown = s.meta.text(value) if s.meta.text and not isinstance(value, str) else value
+    return f"{s.meta.help} (default: {shown if shown != '' else 'none'})"
 
 
 class Parser(argparse.ArgumentParser):
@@ -47,21 +50,18 @@ class Parser(argparse.ArgumentParser):
 
 def add_dream_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("dreaming")
-    g.add_argument("--model", metavar="NAME", help="network (see `dreamvideo models`); default efficientnet_lite0")
-    g.add_argument("--objective", metavar="SPEC", help='what to amplify, e.g. "blocks.10" or "0.5*mixed4 + 1.5*mixed5"')
-    g.add_argument("--octaves", metavar="N", help="image scales dreamed, coarse to fine" + default("dream.octaves"))
-    g.add_argument("--octave-scale", metavar="F", help="size ratio between octaves" + default("dream.octave_scale"))
-    g.add_argument("--steps", metavar="N", help="gradient steps per octave" + default("dream.steps"))
-    g.add_argument("--step-size", metavar="F", help="step in [0,1] image units after normalization"
-                   + default("dream.step_size"))
-    g.add_argument("--jitter", metavar="PX", help="max random roll per step" + default("dream.jitter"))
-    g.add_argument("--seed", metavar="N", help="0 to 4294967295" + default("run.seed"))
-    g.add_argument("--width", metavar="PX", help="resize the input to this width, keeping the aspect ratio "
-                   "(default: the input's width)")
-    g.add_argument("--weights", metavar="PATH", help="state-dict file for the model")
-    g.add_argument("--device", metavar="cpu|cuda|auto", help="default: auto (cuda when PyTorch sees a GPU)")
-    g.add_argument("--threads", metavar="N", help="CPU threads for the network and optical flow (default: the "
-                   "cores that other programs leave idle)")
+    g.add_argument("--model", metavar="NAME", help=about("model.name"))
+    g.add_argument("--objective", metavar="SPEC", help=about("objective.spec"))
+    g.add_argument("--octaves", metavar="N", help=about("dream.octaves"))
+    g.add_argument("--octave-scale", metavar="F", help=about("dream.octave_scale"))
+    g.add_argument("--steps", metavar="N", help=about("dream.steps"))
+    g.add_argument("--step-size", metavar="F", help=about("dream.step_size"))
+    g.add_argument("--jitter", metavar="PX", help=about("dream.jitter"))
+    g.add_argument("--seed", metavar="N", help=about("run.seed"))
+    g.add_argument("--width", metavar="PX", help=about("run.width"))
+    g.add_argument("--weights", metavar="PATH", help=about("model.weights"))
+    g.add_argument("--device", metavar="cpu|cuda|auto", help=about("run.device"))
+    g.add_argument("--threads", metavar="N", help=about("run.threads"))
     from .config import presets
 
     g.add_argument("--preset", default="default", metavar="NAME",
@@ -76,15 +76,14 @@ def add_video_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--start", metavar="T", help="start at T (seconds, or mm:ss / hh:mm:ss)")
     g.add_argument("--frames", metavar="N", help="render N frames")
     g.add_argument("--duration", metavar="T", help="render T (seconds, or mm:ss)")
-    g.add_argument("--lanes", metavar="N|auto", help="segments dreamed in lockstep as one batch (default 1)")
-    g.add_argument("--flow", metavar="dis|farneback|none", help="optical flow for temporal coherence" + default("video.flow"))
-    g.add_argument("--blend", metavar="F", help="weight of the carried dream on later frames" + default("video.blend"))
-    g.add_argument("--evolve", metavar="F", help="0 holds the dream locked to the scene; higher keeps it "
-                   "morphing" + default("video.evolve"))
-    g.add_argument("--crf", metavar="N", help="H.264/H.265/VP9 quality 0-51, lower is better" + default("video.crf"))
+    g.add_argument("--lanes", metavar="N|auto", help=about("video.lanes"))
+    g.add_argument("--flow", metavar="dis|farneback|none", help=about("video.flow"))
+    g.add_argument("--blend", metavar="F", help=about("video.blend"))
+    g.add_argument("--evolve", metavar="F", help=about("video.evolve"))
+    g.add_argument("--crf", metavar="N", help=about("video.crf"))
     g.add_argument("--codec", metavar="NAME", help="video codec: libx264 (h264), libx265 (h265), libvpx-vp9 (vp9), "
                    "prores_ks (.mov), ffv1 (.mkv) (default: by the output's extension)")
-    g.add_argument("--encoder-preset", metavar="NAME", help="x264/x265 speed preset" + default("video.preset"))
+    g.add_argument("--encoder-preset", metavar="NAME", help=about("video.preset"))
     g.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
     g.add_argument("--preview", action="store_true", help="the first 3 s at width 320, dreamed with the same settings; "
                    "for one full-size still, give an image as the output (e.g. still.png)")
@@ -130,14 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+", metavar="[START] OUT", help="optional start image, then the output")
     add_dream_flags(s)
     g = s.add_argument_group("zoom")
-    g.add_argument("--frames", metavar="N", help="number of frames (wins over --seconds)")
-    g.add_argument("--seconds", metavar="T", help="length in seconds (default 4)")
-    g.add_argument("--fps", metavar="F", help="frames per second, e.g. 24, 29.97 or 30000/1001 (default 24)")
-    g.add_argument("--size", metavar="WxH", help="frame size (default: the start image's, or 512x512)")
-    g.add_argument("--zoom", metavar="F", help="zoom factor per second, >1 zooms in (default 1.2)")
-    g.add_argument("--rotate", metavar="DEG", help="degrees per second, counter-clockwise (default 0)")
-    g.add_argument("--pan", metavar="X,Y", help="pixels per second (default 0,0)")
-    g.add_argument("--center", metavar="X,Y", help="zoom centre in pixels (default: the middle)")
+    g.add_argument("--frames", metavar="N", help=about("zoom.frames"))
+    g.add_argument("--seconds", metavar="T", help=about("zoom.seconds"))
+    g.add_argument("--fps", metavar="F", help=about("zoom.fps"))
+    g.add_argument("--size", metavar="WxH", help=about("zoom.size"))
+    g.add_argument("--zoom", metavar="F", help=about("zoom.zoom"))
+    g.add_argument("--rotate", metavar="DEG", help=about("zoom.rotate"))
+    g.add_argument("--pan", metavar="X,Y", help=about("zoom.pan"))
+    g.add_argument("--center", metavar="X,Y", help=about("zoom.center"))
     g.add_argument("--loop", action="store_true", help="make the end lead seamlessly into the start")
     g.add_argument("--codec", metavar="NAME", help="ffmpeg video codec, e.g. prores_ks for .mov")
     g.add_argument("--audio", metavar="FILE", help="soundtrack to react to, written with the animation")

@@ -17,8 +17,6 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-import torch
-
 from . import lanes as plan
 from .animate import Carry, VideoDreamer
 from .config import Config
@@ -188,7 +186,7 @@ def dream_segment(seg: Segment, tracker) -> None:
 
     from .job import LaneIO, LaneRun, dream_lanes
     from .reactive import Animator
-    from .runner import make_dreamer
+    from .runner import make_dreamer, set_threads
 
     host = f"{socket.gethostname()}:{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="dreamvideo-segment-") as tmp:
@@ -196,7 +194,7 @@ def dream_segment(seg: Segment, tracker) -> None:
         folder = seg.folder or tmp
         dreamer = make_dreamer(cfg)
         if seg.threads and dreamer.device.type == "cpu":
-            torch.set_num_threads(seg.threads)
+            set_threads(seg.threads)
         vd = VideoDreamer(dreamer, cfg.video, Animator(cfg, dreamer, info.fps, seg.features, seg.start))
 
         def finished(chunk: plan.Chunk, carry: Carry) -> None:

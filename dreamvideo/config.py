@@ -9,106 +9,161 @@ from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 from .errors import UserError
 from .rates import exact_fps  # 29.97 means 30000/1001
 
 
 @dataclass(frozen=True)
+class Meta:
+    """How one setting is checked and shown: declared once, beside its default, with `setting`."""
+
+    help: str
+    limits: tuple | None = None  # (lowest, highest) of a number; every number must also be finite
+    strict: bool = False  # must be above its lowest, not at it
+    at_least: float | None = None  # 0 means off / as is; any other value at least this
+    choices: tuple | None = None
+    animated: bool = False  # may be keyframes or an expression over audio features (schedule.py), resolved per frame
+    parse: Callable | None = None  # text -> the typed value (fps, pairs)
+    text: Callable | None = None  # the typed value -> text (TOML, --config)
+
+
+def setting(default, help: str, **meta):
+    """A dataclass field with its default and its Meta."""
+    return field(default=default, metadata={"meta": Meta(help, **meta)})
+
+
+def fps_text(fps: Fraction) -> str:
+    return str(fps)
+
+
+def pair_text(sep: str):
+    return lambda pair: "" if pair is None else sep.join(repr(v).removesuffix(".0") for v in pair)
+
+
+MAX_LANES = 64
+
+
+@dataclass(frozen=True)
 class ModelConfig:
-    name: str = "efficientnet_lite0"
-    weights: str = ""  # a state-dict file; empty: the model's default source
+    name: str = setting("efficientnet_lite0", "the network (see `dreamvideo models`)")
+    weights: str = setting("", "a state-dict file; empty: the model's default source")
 
 
 @dataclass(frozen=True)
 class ObjectiveConfig:
-    spec: str = ""  # e.g. "blocks.10" or "0.5*mixed4 + 1.5*mixed5"; empty: the model's default
-    border: int = 0  # activation cells ignored at each edge (Keras example)
-    guide: str = ""  # guide image: layer terms then match its features
-    crossfade: float = 1.0  # seconds over which keyframed objectives (spec = "0s:mixed4, 30s:mixed6") blend
+    spec: str = setting("", 'what to maximize, e.g. "blocks.10" or "0.5*mixed4 + 1.5*mixed5"; empty: the model\'s default')
+    border: int = setting(0, "activation cells ignored at each edge", limits=(0, 64))
+    guide: str = setting("", "guide image: layer terms then match its features")
+    crossfade: float = setting(1.0, 'seconds over which keyframed objectives ("0s:mixed4, 30s:mixed6") blend',
+                               limits=(0.0, 3600.0))
 
 
 @dataclass(frozen=True)
 class DreamConfig:
-    octaves: int = 4
-    octave_scale: float = 1.4
-    steps: int = 10  # per octave
-    step_size: float = 0.015  # in [0,1] image units, per step, after gradient normalization
-    jitter: int = 32  # max random roll in pixels
-    normalize: str = "mean"  # mean | std  (per-sample gradient normalization)
-    smooth: float = 0.0  # Gaussian sigma (px) applied to the gradient
-    clip: bool = True  # clamp the image to [0,1] after every step
-    max_loss: float = 0.0  # stop ascending a sample once its score passes this (0: never)
-    optimizer: str = "ascent"  # ascent | lbfgs
-    tile: int = 1024  # tile size for large frames (0: never tile)
-    from_noise: bool = False  # start from noise instead of the input
-    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
-    microbatch: int = 0  # images/tiles per network call; 0 (auto): 1 on CPU (bit-exact lanes), all on CUDA
+    octaves: int = setting(4, "scales the image is dreamed at", limits=(1, 12))
+    octave_scale: float = setting(1.4, "size ratio between octaves", limits=(1.0, 4.0), strict=True, animated=True)
+    steps: int = setting(10, "gradient ascent steps per octave", limits=(0, 1000), animated=True)
+    step_size: float = setting(0.015, "step size in [0,1] image units, after gradient normalization",
+                               limits=(0.0, 1.0), strict=True, animated=True)
+    jitter: int = setting(32, "max random roll in pixels", limits=(0, 1024))
+    normalize: str = setting("mean", "per-sample gradient normalization", choices=("mean", "std"))
+    smooth: float = setting(0.0, "Gaussian sigma (px) applied to the gradient", limits=(0.0, 50.0))
+    clip: bool = setting(True, "clamp the image to [0,1] after every step")
+    max_loss: float = setting(0.0, "stop ascending a sample once its score passes this (0: never)", limits=(0.0, 1e12))
+    optimizer: str = setting("ascent", "gradient ascent, or L-BFGS (line search)", choices=("ascent", "lbfgs"))
+    tile: int = setting(1024, "tile size for large frames (0: never tile)", limits=(0, 8192), at_least=64)
+    from_noise: bool = setting(False, "start from noise instead of the input")
+    precision: str = setting("auto", "auto: bf16 on CUDA, fp32 on CPU", choices=("auto", "fp32", "bf16", "fp16"))
+    microbatch: int = setting(0, "images/tiles per network call; 0 (auto): 1 on CPU (bit-exact lanes), all on CUDA",
+                              limits=(0, 4096))
 
 
 @dataclass(frozen=True)
 class VideoConfig:
-    start: float = 0.0  # seconds into the input
-    frames: int = 0  # frames to render (0: to the end)
-    duration: float = 0.0  # seconds to render (0: to the end); frames wins
-    flow: str = "dis"  # dis | farneback | none
-    flow_width: int = 0  # optical flow estimated on frames scaled to this width, then scaled back (0: full size)
-    blend: float = 1.0  # weight of the carried dream detail on later frames
-    light_steps: int = 1  # ascent steps per octave on later frames
-    light_step: float = 0.25  # later frames' step size, relative to dream.step_size
-    refresh_octaves: int = 2  # the finest octaves later frames are dreamed at
-    coarse_every: int = 2  # ... all of them on every Nth frame, the finest alone on the others (cost)
-    reveal_boost: float = 6.0  # step multiplier where the dream falls short of the keyframe's energy (x shortfall)
-    evolve: float = 0.0  # step multiplier everywhere: 0 holds the dream locked to the scene, higher keeps it growing
-    temporal: float = 0.5  # share of the previous output (warped) kept where tracked: less flicker, softer detail
-    match_tolerance: float = 0.1  # detail is not carried where a frame differs from the previous one by more than this
-    structure_tolerance: float = 0.05  # ... nor where the scene's structure differs from the keyframe's by more
-    soften: float = 0.6  # Gaussian sigma (px) on each frame's new dream detail: pixel-fine texture no motion can carry
-    light_smooth: float = 0.0  # Gaussian sigma (px) of the gradient on later frames
-    light_jitter: int = 0  # max random roll (px) on later frames: 0 makes each frame's step follow the scene
-    rekey: float = 0.5  # new keyframe when fewer pixels than this are still tracked
-    rekey_every: int = 0  # also re-key (from the current output) every N frames (0: never)
-    rekey_mode: str = "rebase"  # rebase: the current output becomes the keyframe | dream: dream the frame afresh
-    cut_threshold: float = 0.25  # scene-cut score above which a new shot starts (lower: more cuts)
-    lanes: str = "1"  # N or auto: contiguous segments dreamed in lockstep as one batch
-    warmup: int = 12  # frames a lane starts early where it must split a shot; crossfaded
-    chunk: int = 48  # frames per resumable chunk
-    codec: str = ""  # ffmpeg video codec; empty: chosen by the output extension
-    crf: int = 18
-    preset: str = "medium"  # encoder speed preset
-    audio: bool = True  # keep the input's audio streams
+    start: float = setting(0.0, "seconds into the input", limits=(0.0, 1e6))
+    frames: int = setting(0, "frames to render (0: to the end)", limits=(0, 10**7))
+    duration: float = setting(0.0, "seconds to render (0: to the end); frames wins", limits=(0.0, 1e6))
+    flow: str = setting("dis", "optical flow for temporal coherence", choices=("dis", "farneback", "none"))
+    flow_width: int = setting(0, "optical flow on frames scaled to this width, then scaled back (0: full size)",
+                              limits=(0, 16384), at_least=32)
+    blend: float = setting(1.0, "weight of the carried dream on later frames", limits=(0.0, 4.0), animated=True)
+    light_steps: int = setting(1, "ascent steps per octave on later frames", limits=(0, 100))
+    light_step: float = setting(0.25, "later frames' step size, relative to dream.step_size", limits=(0.0, 10.0),
+                                animated=True)
+    refresh_octaves: int = setting(2, "the finest octaves later frames are dreamed at", limits=(1, 12))
+    coarse_every: int = setting(2, "all refresh octaves on every Nth frame, the finest alone on the others (cost)",
+                                limits=(1, 1000))
+    reveal_boost: float = setting(8.0, "step multiplier where the dream falls short of the keyframe's energy "
+                                       "(x shortfall)", limits=(0.0, 100.0))
+    evolve: float = setting(0.0, "0 holds the dream locked to the scene; higher keeps it morphing", limits=(0.0, 10.0))
+    temporal: float = setting(0.5, "share of the previous output (warped) kept where tracked: less flicker, softer "
+                                   "detail", limits=(0.0, 0.95))
+    match_tolerance: float = setting(0.1, "detail is not carried where a frame differs from the previous one by "
+                                          "more than this", limits=(0.001, 10.0))
+    structure_tolerance: float = setting(0.05, "... nor where the scene's structure differs from the keyframe's by "
+                                               "more", limits=(0.001, 10.0))
+    soften: float = setting(0.75, "Gaussian sigma (px) on each frame's new dream detail: pixel-fine texture no "
+                                  "motion can carry", limits=(0.0, 5.0))
+    light_smooth: float = setting(0.0, "Gaussian sigma (px) of the gradient on later frames", limits=(0.0, 50.0))
+    light_jitter: int = setting(0, "max random roll (px) on later frames", limits=(0, 1024))
+    rekey: float = setting(0.5, "new keyframe when fewer pixels than this are still tracked", limits=(0.0, 1.0))
+    rekey_every: int = setting(0, "also re-key (from the current output) every N frames (0: never)",
+                               limits=(0, 100000))
+    rekey_mode: str = setting("rebase", "rebase: the current output becomes the keyframe | dream: dream it afresh",
+                              choices=("rebase", "dream"))
+    cut_threshold: float = setting(0.25, "scene-cut score above which a new shot starts (lower: more cuts)",
+                                   limits=(0.0, 10.0))
+    lanes: str = setting("1", f"N (1 to {MAX_LANES}) or auto: segments dreamed in lockstep as one batch",
+                         parse=lambda text: parse_lanes(text))
+    warmup: int = setting(12, "frames a lane starts early where it must split a shot; crossfaded", limits=(0, 1000))
+    chunk: int = setting(48, "frames per resumable chunk", limits=(1, 10000))
+    codec: str = setting("", "ffmpeg video codec; empty: chosen by the output extension")
+    crf: int = setting(18, "H.264/H.265/VP9 quality 0-51, lower is better", limits=(0, 51))
+    preset: str = setting("medium", "x264/x265 speed preset")
+    audio: bool = setting(True, "keep the input's audio streams")
 
 
 @dataclass(frozen=True)
 class ZoomConfig:
-    seconds: float = 4.0  # length (frames wins when set)
-    frames: int = 0
-    fps: str = "24"  # a number or a fraction such as 30000/1001
-    size: str = ""  # WxH; empty: the start image's size, or 512x512 from noise
-    zoom: float = 1.2  # factor per second (>1 zooms in)
-    rotate: float = 0.0  # degrees per second, counter-clockwise
-    pan: str = "0,0"  # x,y pixels per second
-    center: str = ""  # x,y pixels; empty: the middle
-    loop: bool = False  # make the last frame lead into the first
-    loop_frames: int = 0  # crossfade length for --loop (0: a third of the animation, at most 1 s)
-    octaves: int = 2  # per-frame dream (the first frame gets the full [dream] settings)
-    steps: int = 3
-    color: float = 0.5  # pull each frame's LAB mean/std toward the first frame's (0: off, 1: full)
+    seconds: float = setting(4.0, "length (frames wins when set)", limits=(0.0, 3600.0))
+    frames: int = setting(0, "number of frames (wins over seconds)", limits=(0, 10**6))
+    fps: Fraction = setting(Fraction(24), "frames per second, e.g. 24, 29.97 or 30000/1001", parse=lambda t: parse_fps(t),
+                            text=fps_text)
+    size: tuple | None = setting(None, "WxH; empty: the start image's size, or 512x512 from noise",
+                                 parse=lambda t: parse_pair(t, "size", positive=True), text=pair_text("x"))
+    zoom: float = setting(1.2, "zoom factor per second (>1 zooms in)", limits=(0.0, 100.0), strict=True, animated=True)
+    rotate: float = setting(0.0, "degrees per second, counter-clockwise", limits=(-3600.0, 3600.0), animated=True)
+    pan: tuple | str = setting((0.0, 0.0), "x,y pixels per second, or 'X ; Y' animated",
+                               parse=lambda t: parse_pan(t), text=pair_text(","))
+    center: tuple | None = setting(None, "x,y pixels; empty: the middle", parse=lambda t: parse_pair(t, "center"),
+                                   text=pair_text(","))
+    loop: bool = setting(False, "make the last frame lead into the first")
+    loop_frames: int = setting(0, "crossfade length for --loop (0: a third of the animation, at most 1 s)",
+                               limits=(0, 10**5))
+    octaves: int = setting(2, "octaves of each frame's dream (the first frame gets the full [dream] settings)",
+                           limits=(1, 12))
+    steps: int = setting(3, "steps per octave of each frame's dream", limits=(0, 1000))
+    color: float = setting(0.5, "pull each frame's LAB mean/std toward the first frame's (0: off, 1: full)",
+                           limits=(0.0, 1.0))
 
 
 @dataclass(frozen=True)
 class AudioConfig:
-    file: str = ""  # features (and, for videos, the soundtrack) from this file instead of the input's audio
-    attack: float = 0.01  # seconds for features to rise
-    release: float = 0.25  # seconds for features to fall
+    file: str = setting("", "features (and, for videos, the soundtrack) from this file instead of the input's audio")
+    attack: float = setting(0.01, "seconds for features to rise", limits=(0.0, 10.0))
+    release: float = setting(0.25, "seconds for features to fall", limits=(0.0, 10.0))
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    device: str = "auto"  # auto | cpu | cuda
-    seed: int = 0
-    width: int = 0  # resize the input to this width first, keeping the aspect ratio (0: as is)
-    threads: int = 0  # CPU threads for the network and flow (0: the cores other programs leave idle)
+    device: str = setting("auto", "auto: cuda when PyTorch sees a GPU", choices=("auto", "cpu", "cuda"))
+    seed: int = setting(0, "seed of all randomness", limits=(0, 2**32 - 1))
+    width: int = setting(0, "resize the input to this width first, keeping the aspect ratio (0: as is)",
+                         limits=(0, 16384), at_least=16)
+    threads: int = setting(0, "CPU threads for the network and flow (0: the cores other programs leave idle)",
+                           limits=(0, 256))
 
 
 @dataclass(frozen=True)
@@ -122,47 +177,50 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
 
 
-CHOICES = {
-    "dream.normalize": ("mean", "std"),
-    "dream.optimizer": ("ascent", "lbfgs"),
-    "dream.precision": ("auto", "fp32", "bf16", "fp16"),
-    "run.device": ("auto", "cpu", "cuda"),
-    "video.flow": ("dis", "farneback", "none"),
-    "video.rekey_mode": ("rebase", "dream"),
-}
-# Limits of each number: (lowest, highest); STRICT keys must be above their lowest. Every number is also finite.
-LIMITS = {
-    "dream.octaves": (1, 12), "dream.octave_scale": (1.0, 4.0), "dream.steps": (0, 1000),
-    "dream.step_size": (0.0, 1.0), "dream.jitter": (0, 1024), "dream.smooth": (0.0, 50.0),
-    "dream.max_loss": (0.0, 1e12), "dream.tile": (0, 8192), "dream.microbatch": (0, 4096),
-    "objective.border": (0, 64), "objective.crossfade": (0.0, 3600.0),
-    "run.width": (0, 16384), "run.seed": (0, 2**32 - 1), "run.threads": (0, 256),
-    "video.start": (0.0, 1e6), "video.frames": (0, 10**7), "video.duration": (0.0, 1e6), "video.blend": (0.0, 4.0),
-    "video.light_steps": (0, 100), "video.light_step": (0.0, 10.0), "video.reveal_boost": (0.0, 100.0),
-    "video.refresh_octaves": (1, 12), "video.coarse_every": (1, 1000), "video.temporal": (0.0, 0.95), "video.rekey_every": (0, 100000), "video.light_jitter": (0, 1024), "video.evolve": (0.0, 10.0), "video.match_tolerance": (0.001, 10.0), "video.structure_tolerance": (0.001, 10.0),
-    "video.light_smooth": (0.0, 50.0), "video.soften": (0.0, 5.0), "video.rekey": (0.0, 1.0), "video.cut_threshold": (0.0, 10.0),
-    "video.warmup": (0, 1000), "video.flow_width": (0, 16384), "video.chunk": (1, 10000), "video.crf": (0, 51),
-    "zoom.seconds": (0.0, 3600.0), "zoom.frames": (0, 10**6), "zoom.zoom": (0.0, 100.0), "zoom.rotate": (-3600.0, 3600.0),
-    "zoom.loop_frames": (0, 10**5), "zoom.octaves": (1, 12), "zoom.steps": (0, 1000), "zoom.color": (0.0, 1.0),
-    "audio.attack": (0.0, 10.0), "audio.release": (0.0, 10.0),
-}
-STRICT = ("dream.octave_scale", "dream.step_size", "zoom.zoom")
-ZERO_OR_AT_LEAST = {"dream.tile": 64, "run.width": 16, "video.flow_width": 32}  # 0 means "off" / "as is"; otherwise at least this
-MAX_LANES = 64
+@dataclass(frozen=True)
+class Setting:
+    """One setting of the schema: its key 'section.name', type, default and Meta."""
+
+    key: str
+    kind: type
+    default: object
+    meta: Meta
+
+
+def schema() -> dict[str, Setting]:
+    """Every setting, 'section.name' -> Setting, derived from the dataclasses above."""
+    out = {}
+    for s in fields(Config):
+        for f in fields(s.default_factory):
+            kind = type(f.default) if f.metadata["meta"].parse is None else object
+            out[f"{s.name}.{f.name}"] = Setting(f"{s.name}.{f.name}", kind, f.default, f.metadata["meta"])
+    return out
+
+
+def animatable() -> tuple[str, ...]:
+    """The keys whose values may be keyframes or expressions (resolved per frame)."""
+    return tuple(k for k, s in schema().items() if s.meta.animated)
 
 
 def check_number(key: str, value: float) -> None:
     """Refuse a number that is not finite or lies outside the setting's limits."""
     if not math.isfinite(value):
         raise UserError(f"bad value for {key}: {value}; give a finite number")
-    if key not in LIMITS:
+    m = schema()[key].meta
+    if m.limits is None:
         return
-    lo, hi = LIMITS[key]
-    strict = key in STRICT
-    if value < lo or value > hi or (strict and value == lo):
-        raise UserError(f"bad value for {key}: {value}; it must be {'>' if strict else '>='} {lo} and <= {hi}")
-    if key in ZERO_OR_AT_LEAST and 0 < value < ZERO_OR_AT_LEAST[key]:
-        raise UserError(f"bad value for {key}: {value}; give 0 (off) or at least {ZERO_OR_AT_LEAST[key]}")
+    lo, hi = m.limits
+    if value < lo or value > hi or (m.strict and value == lo):
+        raise UserError(f"bad value for {key}: {value}; it must be {'>' if m.strict else '>='} {lo} and <= {hi}")
+    if m.at_least and 0 < value < m.at_least:
+        raise UserError(f"bad value for {key}: {value}; give 0 (off) or at least {m.at_least}")
+
+
+def parse_lanes(text: str) -> str:
+    text = str(text).strip()
+    if not (text == "auto" or (re.fullmatch(r"[0-9]{1,3}", text) and 1 <= int(text) <= MAX_LANES)):
+        raise UserError(f"bad value for video.lanes: '{short(text)}'; give a whole number from 1 to {MAX_LANES}, or auto")
+    return text
 
 
 def parse_fps(text: str) -> Fraction:
@@ -175,19 +233,24 @@ def parse_fps(text: str) -> Fraction:
     return exact_fps(text.strip()) if "/" not in text else fps
 
 
-def parse_pair(text: str, what: str, positive: bool = False) -> tuple[float, float] | None:
-    """'x,y' (or 'WxH' when positive) -> two numbers; empty -> None. An animated pan 'X ; Y' (each side
-    keyframes or an expression) is checked here and resolved frame by frame (reactive.Animator)."""
-    if not text.strip():
-        return None
-    if what == "pan" and ";" in text:
-        from .schedule import parse
+def parse_pan(text: str) -> tuple[float, float] | str:
+    """'x,y' -> two numbers (empty: no pan); an animated pan 'X ; Y' (each side keyframes or an expression) is
+    checked and kept as text, resolved frame by frame (reactive.Animator)."""
+    if ";" not in text:
+        return parse_pair(text, "pan") or (0.0, 0.0)
+    from .schedule import parse
 
-        sides = text.split(";")
-        if len(sides) != 2:
-            raise UserError(f"bad pan '{text}': give 'X ; Y', each a number, keyframes or an expression")
-        for side in sides:
-            parse(side)
+    sides = text.split(";")
+    if len(sides) != 2:
+        raise UserError(f"bad pan '{text}': give 'X ; Y', each a number, keyframes or an expression")
+    for side in sides:
+        parse(side)
+    return text.strip()
+
+
+def parse_pair(text: str, what: str, positive: bool = False) -> tuple[float, float] | None:
+    """'x,y' (or 'WxH' when positive) -> two numbers; empty -> None."""
+    if not text.strip():
         return None
     parts = text.lower().replace("x", ",").split(",") if positive else text.split(",")
     try:
@@ -198,22 +261,7 @@ def parse_pair(text: str, what: str, positive: bool = False) -> tuple[float, flo
         raise UserError(f"bad {what} '{text}': give two finite numbers of at most a million")
     if positive and (a < 16 or b < 16 or a > 16384 or b > 16384 or a != int(a) or b != int(b)):
         raise UserError(f"bad {what} '{text}': give whole pixel sizes from 16 to 16384, e.g. 512x512")
-    return a, b
-
-
-PARSERS = {
-    "zoom.fps": parse_fps,
-    "zoom.size": lambda v: parse_pair(v, "size", positive=True),
-    "zoom.pan": lambda v: parse_pair(v, "pan"),
-    "zoom.center": lambda v: parse_pair(v, "center"),
-}
-
-
-def keys(cfg: Config | None = None) -> dict[str, type]:
-    """Every settable key as 'section.field' -> its type."""
-    cfg = cfg or Config()
-    return {f"{s.name}.{f.name}": type(getattr(getattr(cfg, s.name), f.name))
-            for s in fields(cfg) for f in fields(getattr(cfg, s.name))}
+    return (int(a), int(b)) if positive else (a, b)
 
 
 def short(text: str, limit: int = 60) -> str:
@@ -225,21 +273,22 @@ def short(text: str, limit: int = 60) -> str:
 _KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
 
 
-# Settings that may be keyframes or expressions over audio features instead of numbers (schedule.py).
-ANIMATABLE = ("dream.step_size", "dream.steps", "dream.octave_scale", "video.blend", "video.light_step",
-              "zoom.zoom", "zoom.rotate")
-
-
-def _convert(key: str, value, kind: type):
-    if key in ANIMATABLE and isinstance(value, str):
+def _convert(s: Setting, value):
+    """A value from TOML or the command line as the setting's type (animated text kept as text)."""
+    key, kind = s.key, s.kind
+    if s.meta.animated and isinstance(value, str):
         from .schedule import Constant, parse
 
         animated = parse(value)  # raises UserError naming the position
         if not isinstance(animated, Constant):
             return animated.text
         value = animated.number if kind is float else value
-    if key == "video.lanes" and isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # TOML: lanes = 2
+    if s.meta.parse is not None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # TOML: lanes = 2, fps = 24
+        if not isinstance(value, str):
+            raise UserError(f"bad value for {key}: {short(repr(value))}; give it as text, e.g. \"{s.meta.text(s.default) if s.meta.text else s.default}\"")
+        return s.meta.parse(value)
     if isinstance(value, str) and kind is not str:
         text = value.strip().lower()
         try:
@@ -258,23 +307,16 @@ def _convert(key: str, value, kind: type):
 
 
 def set_value(cfg: Config, key: str, value) -> Config:
-    """A copy of cfg with `key` ('section.field') set; the value is type-checked and validated."""
-    kinds = keys(cfg)
-    if key not in kinds:
-        raise UserError(f"unknown setting '{short(key)}': valid keys are {', '.join(kinds)}")
-    value = _convert(key, value, kinds[key])
-    if key in CHOICES and value not in CHOICES[key]:
-        raise UserError(f"bad value for {key}: '{short(value)}'; choose one of {', '.join(CHOICES[key])}")
-    if isinstance(value, str) and key in ANIMATABLE:  # animated: checked frame by frame
-        section, name = key.split(".")
-        return replace(cfg, **{section: replace(getattr(cfg, section), **{name: value})})
+    """A copy of cfg with `key` ('section.field') set; the value is converted to its type and validated."""
+    settings = schema()
+    if key not in settings:
+        raise UserError(f"unknown setting '{short(key)}': valid keys are {', '.join(settings)}")
+    s = settings[key]
+    value = _convert(s, value)
+    if s.meta.choices and value not in s.meta.choices:
+        raise UserError(f"bad value for {key}: '{short(value)}'; choose one of {', '.join(s.meta.choices)}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         check_number(key, value)
-    if key == "video.lanes" and not (value == "auto" or (re.fullmatch(r"[0-9]{1,3}", value)
-                                                         and 1 <= int(value) <= MAX_LANES)):
-        raise UserError(f"bad value for video.lanes: '{short(value)}'; give a whole number from 1 to {MAX_LANES}, or auto")
-    if key in PARSERS:
-        PARSERS[key](value)  # raises UserError when malformed
     section, name = key.split(".")
     return replace(cfg, **{section: replace(getattr(cfg, section), **{name: value})})
 
@@ -348,9 +390,13 @@ def check_optimizer(dream: DreamConfig) -> None:
 def to_toml(cfg: Config) -> str:
     """The resolved settings as TOML text (readable back with --config)."""
     lines = []
+    settings = schema()
     for section, values in dataclasses.asdict(cfg).items():
         lines.append(f"[{section}]")
         for name, value in values.items():
+            m = settings[f"{section}.{name}"].meta
+            if m.text is not None and not isinstance(value, str):
+                value = m.text(value)
             if isinstance(value, bool):
                 text = "true" if value else "false"
             elif isinstance(value, str):

@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import schedule
-from .config import ANIMATABLE, LIMITS, Config, short
+from .config import Config, animatable, schema, short
 from .errors import UserError
 
 
@@ -39,9 +39,9 @@ def spec_at(spec: str, t: float, frame: int, features: dict, fps: float) -> str:
 
 
 def needs_audio(cfg: Config) -> bool:
-    texts = [_get(cfg, key) for key in ANIMATABLE if isinstance(_get(cfg, key), str)]
+    texts = [_get(cfg, key) for key in animatable() if isinstance(_get(cfg, key), str)]
     texts += _WEIGHT.findall(cfg.objective.spec or "")
-    texts += cfg.zoom.pan.split(";") if ";" in cfg.zoom.pan else []
+    texts += cfg.zoom.pan.split(";") if isinstance(cfg.zoom.pan, str) else []
     return any(schedule.parse(text).uses_audio for text in texts)
 
 
@@ -56,9 +56,9 @@ class Animator:
     def __init__(self, cfg: Config, dreamer, fps: Fraction, features: dict[str, np.ndarray] | None = None,
                  first: int = 0):
         self.cfg, self.dreamer, self.fps, self.features, self.first = cfg, dreamer, float(fps), features, first
-        self.values = {key: schedule.parse(_get(cfg, key)) for key in ANIMATABLE if isinstance(_get(cfg, key), str)}
+        self.values = {key: schedule.parse(_get(cfg, key)) for key in animatable() if isinstance(_get(cfg, key), str)}
         self.specs = objective_keyframes(cfg.objective.spec)
-        animated_pan = ";" in cfg.zoom.pan  # 'X ; Y'
+        animated_pan = isinstance(cfg.zoom.pan, str)  # 'X ; Y'
         self.pan = [schedule.parse(side) for side in cfg.zoom.pan.split(";")] if animated_pan else None
 
     @property
@@ -88,11 +88,12 @@ class Animator:
         texts = {key: a for key, a in self.values.items()}
         texts.update({f"zoom.pan ({'xy'[i]})": side for i, side in enumerate(self.pan or [])})
         texts.update({f"objective weight [{w}]": schedule.parse(w) for w in _WEIGHT.findall(self.cfg.objective.spec or "")})
+        limits = {k: s.meta.limits for k, s in schema().items()}
         for frame in frames:
             t, feats = frame / self.fps, self._features(frame)
             for key, animated in texts.items():
                 v = animated.value(t, frame, feats, self.fps)
-                hi = LIMITS.get(key, (0, 1e6))[1]
+                hi = (limits.get(key) or (0, 1e6))[1]
                 if not math.isfinite(v) or v > hi:
                     raise UserError(f"{key} = '{short(animated.text)}' gives {v} at frame {frame} (t = {t:.2f}s): "
                                     f"keep it finite and at most {hi}")
@@ -108,7 +109,7 @@ class Animator:
         sections = {"dream": self.cfg.dream, "video": self.cfg.video, "zoom": self.cfg.zoom}
         if self.pan:
             x, y = (side.value(t, frame, feats, self.fps) for side in self.pan)
-            sections["zoom"] = replace(sections["zoom"], pan=f"{x},{y}")
+            sections["zoom"] = replace(sections["zoom"], pan=(x, y))
         for key, animated in self.values.items():
             section, name = key.split(".")
             v = animated.value(t, frame, feats, self.fps)

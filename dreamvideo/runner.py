@@ -98,11 +98,15 @@ def apply_threads(cfg) -> None:
     with a busy program slows every step several times over: each step waits for its slowest thread."""
     import os
 
-    import cv2
-
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     idle = idle_cores()
-    n = cfg.run.threads or (cores if idle is None else max(1, min(cores, round(idle))))
+    set_threads(cfg.run.threads or (cores if idle is None else max(1, min(cores, round(idle)))))
+
+
+def set_threads(n: int) -> None:
+    """`n` CPU threads for torch and for OpenCV (optical flow)."""
+    import cv2
+
     torch.set_num_threads(n)
     cv2.setNumThreads(n)
 

@@ -7,7 +7,7 @@ import torch
 
 from . import images, mux, video
 from .animate import looped, zoom_frames
-from .config import Config, parse_fps, parse_pair
+from .config import Config
 from .errors import UserError
 from .output import output_spec
 from .workdir import WorkDir
@@ -15,7 +15,7 @@ from .workdir import WorkDir
 
 def zoom_length(cfg: Config) -> tuple[int, int]:
     """(frames to write, crossfade frames for --loop)."""
-    fps = parse_fps(cfg.zoom.fps)
+    fps = cfg.zoom.fps
     count = cfg.zoom.frames or max(1, round(cfg.zoom.seconds * fps))
     if not cfg.zoom.loop:
         return count, 0
@@ -27,20 +27,20 @@ def zoom_length(cfg: Config) -> tuple[int, int]:
 
 def start_image(path: str | None, cfg: Config, device) -> torch.Tensor:
     """The first frame [1,3,H,W]: the start image (resized to zoom.size) or mid-grey noise."""
-    size = parse_pair(cfg.zoom.size, "size", positive=True)
+    size = cfg.zoom.size
     if path:
         rgb = images.read_image(path)
         if size:  # scale to cover the size, then crop the middle: never stretched
             import cv2
 
-            w, h = int(size[0]), int(size[1])
+            w, h = size[0], size[1]
             scale = max(w / rgb.shape[1], h / rgb.shape[0])
             cw, ch = max(w, round(rgb.shape[1] * scale)), max(h, round(rgb.shape[0] * scale))
             rgb = cv2.resize(rgb, (cw, ch), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
             x0, y0 = (cw - w) // 2, (ch - h) // 2
             rgb = rgb[y0:y0 + h, x0:x0 + w]
         return images.to_tensor(rgb, device)
-    w, h = (int(size[0]), int(size[1])) if size else (512, 512)
+    w, h = (size[0], size[1]) if size else (512, 512)
     g = torch.Generator().manual_seed(cfg.run.seed)
     return (0.5 + 0.2 * (torch.rand(1, 3, h, w, generator=g) - 0.5)).to(device)
 
@@ -67,14 +67,14 @@ def make_zoom(start: str | None, dst: str, cfg: Config, progress_factory=None) -
     from .runner import check_memory, make_dreamer, resolve_device
 
     out = output_spec(dst, cfg.video.codec, cfg.video.crf, cfg.video.preset)
-    size = parse_pair(cfg.zoom.size, "size", positive=True)
+    size = cfg.zoom.size
     if size:
-        check_memory(int(size[0]), int(size[1]), cfg, resolve_device(cfg.run.device))
+        check_memory(size[0], size[1], cfg, resolve_device(cfg.run.device))
     out = replace(out, encoding=replace(out.encoding, color=video.BT709))
     dreamer = make_dreamer(cfg)
     first = start_image(start, cfg, dreamer.device)
     h, w = first.shape[-2:]
-    fps = parse_fps(cfg.zoom.fps)
+    fps = cfg.zoom.fps
     count, overlap = zoom_length(cfg)
     soundtrack = video.audio_info(cfg.audio.file) if cfg.audio.file else None
     animator = zoom_animator(cfg, dreamer, fps, count + overlap)

@@ -75,3 +75,36 @@ def test_saved_settings_read_back_equal(tmp_path):
     path.write_text(config.to_toml(cfg))
     assert tomllib.loads(path.read_text())["run"]["seed"] == 4
     assert config.load("default", str(path)) == cfg
+
+
+def test_typed_values_are_typed_at_load_and_read_back_equal(tmp_path):
+    """fps is a Fraction, sizes and points tuples, from text once at load; an animated pan stays text for the
+    animator; the saved settings read back to the same values."""
+    from fractions import Fraction
+
+    cfg = config.load("default", sets=["zoom.fps=29.97", "zoom.size=64x48", "zoom.pan=3.5,-4", "zoom.center=1,2",
+                                       "video.lanes=2"])
+    z = cfg.zoom
+    assert z.fps == Fraction(30000, 1001) and z.size == (64, 48) and z.pan == (3.5, -4.0) and z.center == (1.0, 2.0)
+    assert config.load("default").zoom.pan == (0.0, 0.0) and config.load("default").zoom.size is None
+    animated = config.load("default", sets=["zoom.pan=0s:0, 1s:40 ; 2*t"])
+    path = tmp_path / "s.toml"
+    for c in (cfg, animated):
+        path.write_text(config.to_toml(c))
+        assert config.load("default", str(path)) == c
+
+
+def test_every_setting_is_declared_once_with_help_and_its_checks():
+    """The schema is the one place a setting is declared: each has help text; limits, choices and animation
+    come from it (a limit declared there is what set_value enforces)."""
+    settings = config.schema()
+    assert all(s.meta.help for s in settings.values())
+    assert set(config.animatable()) == {k for k, s in settings.items() if s.meta.animated}
+    for key, s in settings.items():
+        if s.meta.limits and s.kind in (int, float):
+            lo, hi = s.meta.limits
+            config.set_value(config.Config(), key, s.kind(hi))
+            with pytest.raises(UserError, match=f"bad value for {key}"):
+                config.set_value(config.Config(), key, s.kind(hi) + 1)
+        for choice in s.meta.choices or ():
+            config.set_value(config.Config(), key, choice)

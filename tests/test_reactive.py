@@ -93,8 +93,8 @@ def test_objective_weights_follow_expressions():
 def test_animated_pan():
     cfg = config.load("default", sets=["model.name=tiny", "objective.spec=c2", "zoom.pan=0s:0, 1s:40 ; 2*t"])
     anim = Animator(cfg, make_dreamer(cfg), 10)
-    assert anim.at(5).zoom.pan == "20.0,1.0" and anim.at(20).zoom.pan == "40.0,4.0"
-    assert config.load("default", sets=["zoom.pan=3,4"]).zoom.pan == "3,4"
+    assert anim.at(5).zoom.pan == (20.0, 1.0) and anim.at(20).zoom.pan == (40.0, 4.0)
+    assert config.load("default", sets=["zoom.pan=3,4"]).zoom.pan == (3.0, 4.0)
     with pytest.raises(Exception, match="bad pan"):
         config.load("default", sets=["zoom.pan=1;2;3"])
 
