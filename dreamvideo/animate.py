@@ -103,6 +103,29 @@ def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float
     return carried / over.sqrt(), (evolve + boost * shortfall).clamp(0, max(boost, evolve))
 
 
+@dataclass(frozen=True)
+class Tick:
+    """What one tick does: lanes `keys` get the full dream, lanes `light` continue their carry, and
+    `rebase[j]` says whether light lane j's output becomes its new keyframe."""
+
+    keys: list[int]
+    light: list[int]
+    rebase: list[bool]
+
+
+def plan_tick(ages: list[int | None], tracked: dict[int, float], v) -> Tick:
+    """Decide a tick from each lane's carry age (None: no carry, a shot's first frame) and, for lanes carried
+    along a flow, the fraction of pixels still tracked. Too little tracked (below video.rekey) or too old
+    (video.rekey_every) re-keys: by rebasing on the output, or by a fresh dream (rekey_mode = dream)."""
+    fresh = [age is None for age in ages]
+    rebase = [False] * len(ages)
+    for i, fraction in tracked.items():
+        if fraction < v.rekey or (v.rekey_every and ages[i] >= v.rekey_every):
+            rebase[i], fresh[i] = v.rekey_mode == "rebase", v.rekey_mode != "rebase"
+    light = [i for i, f in enumerate(fresh) if not f]
+    return Tick([i for i, f in enumerate(fresh) if f], light, [rebase[i] for i in light])
+
+
 class VideoDreamer:
     """Dreams one frame for each of several lanes per call, carrying each lane's state. With animated
     settings (an Animator), each lane's frame gets the settings of its own time."""
@@ -145,7 +168,7 @@ class VideoDreamer:
         return frames, new
 
     def _step(self, s, items: list[FrameIn], carries: list[Carry | None]):
-        seed, v = self.dreamer.cfg.run.seed, s.video
+        v = s.video
         moved: list[Carry | None] = []
         for item, carry in zip(items, carries):
             c = None
@@ -155,31 +178,33 @@ class VideoDreamer:
                 c = replace(carry, frame=to_tensor(item.frame, self.dreamer.device))  # carried in place
             moved.append(c)
         tracked = [i for i, c in enumerate(moved) if c is not None and v.flow != "none"]
-        fractions = torch.stack([moved[i].trust.mean() for i in tracked]).tolist() if tracked else []
-        rebase = [False] * len(items)
-        for i, fraction in zip(tracked, fractions):  # one host sync per tick, not one per lane
-            if fraction < v.rekey or (v.rekey_every and moved[i].age >= v.rekey_every):
-                rebase[i] = v.rekey_mode == "rebase"
-                moved[i] = moved[i] if rebase[i] else None
+        fractions = torch.stack([moved[i].trust.mean() for i in tracked]).tolist() if tracked else []  # one sync
+        tick = plan_tick([c.age if c is not None else None for c in moved], dict(zip(tracked, fractions)), v)
         out: list = [None] * len(items)
         new: list = [None] * len(items)
-        keys = [i for i, c in enumerate(moved) if c is None]
-        light = [i for i, c in enumerate(moved) if c is not None]
-        self.keyed |= bool(keys)
-        if keys:
-            x = torch.cat([to_tensor(items[i].frame, self.dreamer.device) for i in keys])
-            y = self.dreamer.dream(x, [frame_generator(seed, items[i].index) for i in keys], None, s.dream, s.objective)
-            d = engine.gaussian_blur(y - x, v.soften)  # no finer than what motion can carry
-            for j, i in enumerate(keys):
-                new[i], out[i] = keyframe(d[j:j + 1], x[j:j + 1]), x[j:j + 1] + d[j:j + 1]
-        if light:
-            self._continue(s, items, moved, light, rebase, out, new, seed)
+        self.keyed |= bool(tick.keys)
+        if tick.keys:
+            for i, o, c in zip(tick.keys, *self._key(s, [items[i] for i in tick.keys])):
+                out[i], new[i] = o, c
+        if tick.light:
+            for i, o, c in zip(tick.light, *self._continue(s, [items[i] for i in tick.light],
+                                                           [moved[i] for i in tick.light], tick.rebase)):
+                out[i], new[i] = o, c
         return _to_frames(out), new
 
-    def _continue(self, s, items, moved, idx, rebase, out, new, seed) -> None:
-        """Later frames: the carried detail, then a few steps at the finest octaves where it falls short."""
+    def _key(self, s, items: list[FrameIn]) -> tuple[list[torch.Tensor], list[Carry]]:
+        """Keyframes: the full octave dream, its new detail softened. Returns outputs [1,3,H,W] and carries."""
+        x = torch.cat([to_tensor(item.frame, self.dreamer.device) for item in items])
+        seed = self.dreamer.cfg.run.seed
+        y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, s.dream, s.objective)
+        d = engine.gaussian_blur(y - x, s.video.soften)  # no finer than what motion can carry
+        return [x[j:j + 1] + d[j:j + 1] for j in range(len(items))], \
+            [keyframe(d[j:j + 1], x[j:j + 1]) for j in range(len(items))]
+
+    def _continue(self, s, items: list[FrameIn], cs: list[Carry], rebase: list[bool]):
+        """Later frames: the carried detail, then a few steps at the finest octaves where it falls short.
+        `rebase[j]`: lane j's output becomes its new keyframe. Returns outputs [1,3,H,W] and carries."""
         v = s.video
-        cs = [moved[i] for i in idx]
         cat = lambda name: torch.cat([getattr(c, name) for c in cs])  # noqa: E731
         base = cat("frame")
         to_key = cat("to_key")
@@ -194,15 +219,17 @@ class VideoDreamer:
         key_energy = cat("key_energy")
         level = keep * flow.warp(key_energy, to_key) + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
         carried, gain = hold(carried, level, v.reveal_boost, v.evolve)
-        detail = self._refresh(s, [items[i].index for i in idx], base, carried, gain, seed)
+        detail = self._refresh(s, [item.index for item in items], base, carried, gain, self.dreamer.cfg.run.seed)
         y = (base + detail).clamp(0, 1)
         extra = y - base - key
-        for j, i in enumerate(idx):
-            c, out[i] = cs[j], y[j:j + 1]
-            if rebase[i]:  # this output becomes the lane's new keyframe, keeping the shot's energy
-                new[i] = replace(keyframe(y[j:j + 1] - base[j:j + 1], base[j:j + 1]), key_energy=level[j:j + 1])
+        outs, carries = [], []
+        for j, c in enumerate(cs):
+            outs.append(y[j:j + 1])
+            if rebase[j]:  # this output becomes the lane's new keyframe, keeping the shot's energy
+                carries.append(replace(keyframe(y[j:j + 1] - base[j:j + 1], base[j:j + 1]), key_energy=level[j:j + 1]))
             else:
-                new[i] = replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1])
+                carries.append(replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1]))
+        return outs, carries
 
     def _refresh(self, s, indices: list[int], base, carried, gain, seed) -> torch.Tensor:
         """Dream the carried detail [B,3,H,W] on `base` a little more at the finest octaves, each pixel's step

@@ -137,7 +137,7 @@ class Cluster:
                     with open(tmp, "wb") as f:
                         f.write(data)
                     os.replace(tmp, job.work.file(name))
-                if value not in job.work.manifest["done"]:  # a retried task reports its chunks again
+                if value not in job.work.manifest.done:  # a retried task reports its chunks again
                     record_chunk(job.work, names[value])
                 if self.log:
                     c = names[value]

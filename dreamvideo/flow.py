@@ -106,19 +106,6 @@ def compose(older: torch.Tensor, newer: torch.Tensor) -> torch.Tensor:
     return newer + warp(older, newer)
 
 
-def cut_score(prev: np.ndarray, cur: np.ndarray) -> float:
-    """How much two small uint8 RGB frames differ as shots: colour-histogram distance + mean luma change.
-    Frames of one shot score under about 0.06 even in fast motion; hard cuts score 0.5 and more."""
-    hist = [np.concatenate([np.histogram(f[..., c], 8, (0, 256))[0] for c in range(3)]) / (3 * f[..., 0].size)
-            for f in (prev, cur)]
-    change = np.abs(_grey(prev).astype(np.float32) - _grey(cur)).mean() / 255
-    return float(1 - np.minimum(*hist).sum() + change)
-
-
-def is_cut(prev: np.ndarray, cur: np.ndarray, threshold: float) -> bool:
-    return cut_score(prev, cur) > threshold
-
-
 def zoom_flow(h: int, w: int, zoom: float, angle_deg: float = 0.0, pan=(0.0, 0.0), center=None,
               device="cpu") -> torch.Tensor:
     """Backward flow [1,2,H,W] of one frame's zoom (factor > 1 magnifies) and rotation about `center`

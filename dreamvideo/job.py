@@ -73,7 +73,7 @@ def save_carry(folder: str, chunk: plan.Chunk, carry: Carry) -> None:
 def record_chunk(work: WorkDir, chunk: plan.Chunk) -> None:
     """The manifest's one writer: `chunk`'s files and state are complete in the work folder."""
     with work.lock:
-        work.manifest["done"].append(chunk.name)
+        work.manifest.done.append(chunk.name)
     work.save()
 
 
@@ -287,16 +287,16 @@ class Job:
     def scan(self) -> None:
         """Scene cuts and the true frame count, once per job (kept in the manifest)."""
         m = self.work.manifest
-        if "cuts" not in m:
+        if m.cuts is None:
             damage: list[str] = []
             cuts, n = plan.find_cuts(self.info, self.start, self.count, self.cfg.video.cut_threshold, damage)
             if n == 0:
                 raise UserError(f"{self.src} has no video frames that ffmpeg can decode")
-            m["cuts"], m["count"], m["decode_errors"] = cuts, n, len(damage)
+            m.cuts, m.count, m.decode_errors = cuts, n, len(damage)
             self.work.save()
-        self.cuts, self.count = set(m["cuts"]), m["count"]
-        if m["decode_errors"]:
-            self.warnings.append(f"{self.src} is damaged: ffmpeg reported {m['decode_errors']} decoding errors, and "
+        self.cuts, self.count = set(m.cuts), m.count
+        if m.decode_errors:
+            self.warnings.append(f"{self.src} is damaged: ffmpeg reported {m.decode_errors} decoding errors, and "
                                  f"the frames it could not decode cleanly are dreamed as it patched them; "
                                  f"re-export or re-download the file for a clean render")
 
@@ -312,7 +312,7 @@ class Job:
         c = self.cfg
         files = [self.src, c.audio.file, c.objective.guide, c.model.weights]
         self.work = WorkDir(self.out.work_path, identity(files, to_toml(c) + STATE_VERSION), self.dst)
-        self.work.manifest.setdefault("settings", to_toml(c))  # for the person looking at the folder
+        self.work.manifest.settings = to_toml(c)  # for the person looking at the folder
         done = False
         try:
             self._run(dreamer, progress_factory)
@@ -325,31 +325,31 @@ class Job:
 
         self.scan()
         m = self.work.manifest
-        if "lanes" not in m:
-            m["lanes"] = self.cluster.lanes(self.cfg) if self.cluster else lane_count(
+        if not m.lanes:
+            m.lanes = self.cluster.lanes(self.cfg) if self.cluster else lane_count(
                 self.cfg, dreamer.device, *self.size, self.count, lambda: step_peak_bytes(dreamer, *self.size))
             self.work.save()
-        if self.cluster and m["lanes"] == 1:
+        if self.cluster and m.lanes == 1:
             self.warnings.append("with --ray and one lane the whole video is one task on one worker: give "
                                  "--lanes N or --lanes auto to use the cluster")
         if dreamer.device.type == "cpu":  # the thread count changes the rounding, which the dream grows:
-            m.setdefault("threads", torch.get_num_threads())  # a resumed run computes as the first one did
-            torch.set_num_threads(m["threads"])
+            m.threads = m.threads or torch.get_num_threads()  # a resumed run computes as the first one did
+            torch.set_num_threads(m.threads)
             self.work.save()
-        lanes = plan.plan_lanes(self.count, sorted(self.cuts), m["lanes"], self.cfg.video.warmup)
+        lanes = plan.plan_lanes(self.count, sorted(self.cuts), m.lanes, self.cfg.video.warmup)
         chunks = {lane.number: plan.chunks(lane, self.cfg.video.chunk) for lane in lanes}
         features = self.features()
         animator = Animator(self.cfg, dreamer, self.fps, features, self.start)
         animator.check(range(self.start, self.start + self.count))  # expressions checked over the timeline
         segments = []  # (lane, its chunks still to do, the carry before the first of them)
         for lane in lanes:
-            todo = [c for c in chunks[lane.number] if c.name not in m["done"]]
+            todo = [c for c in chunks[lane.number] if c.name not in m.done]
             if todo:
                 segments.append((lane, todo, carry_before(self.work, todo[0], chunks[lane.number])))
         total = sum(c.end - c.start for _, todo, _ in segments for c in todo)
         progress = progress_factory(total) if progress_factory and total else None
         if self.cluster and segments:
-            self.cluster.dream(self, segments, features, m.get("threads", 0), progress)
+            self.cluster.dream(self, segments, features, m.threads, progress)
         elif segments:
             io = self.lane_io(self.work.path, lambda chunk, carry: record_chunk(self.work, chunk))
             runs = [LaneRun(lane, todo, carry.to(dreamer.device) if carry else None, io, self.stop, self.errors)

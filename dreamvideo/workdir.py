@@ -2,12 +2,14 @@
 states, and the identity (inputs' contents and settings) that decides whether earlier work still applies."""
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
 import os
 import shutil
 import threading
+from dataclasses import dataclass, field
 
 from .errors import UserError
 
@@ -37,6 +39,20 @@ def identity(files: list[str], settings: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass
+class Manifest:
+    """What a job's work folder holds (manifest.json): decided once, then kept for every resume."""
+
+    identity: str  # the job's inputs and settings (see identity()): other ones make the folder start afresh
+    done: list[str] = field(default_factory=list)  # finished chunks, in the order they finished
+    settings: str = ""  # the settings as TOML, for the person looking at the folder
+    cuts: list[int] | None = None  # scene cuts (job-relative first frames of shots); None: not scanned yet
+    count: int = 0  # frames actually there
+    decode_errors: int = 0  # error lines from the decoder during the scan
+    lanes: int = 0  # lanes of the plan (0: not decided yet)
+    threads: int = 0  # CPU threads of the first run, which every resume uses (0: not decided, or not on CPU)
+
+
 class WorkDir:
     """The locked, resumable state of one job. Another process on the same output is refused in one line."""
 
@@ -55,17 +71,17 @@ class WorkDir:
             raise UserError(f"another dreamvideo run is writing {output}: wait for it to finish, or choose "
                             f"another output") from None
         self.manifest = self._load()
-        if self.manifest.get("identity") != identity:
+        if self.manifest is None or self.manifest.identity != identity:
             self.clear()  # other inputs or settings: that work does not apply
-            self.manifest = {"identity": identity, "done": []}
+            self.manifest = Manifest(identity)
         self.save()
 
-    def _load(self) -> dict:
+    def _load(self) -> Manifest | None:
         try:
             with open(self.file("manifest.json")) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return {}
+                return Manifest(**json.load(f))
+        except (OSError, ValueError, TypeError):  # none, unreadable, or of another version
+            return None
 
     def clear(self) -> None:
         """Remove everything but the lock."""
@@ -78,7 +94,7 @@ class WorkDir:
         with self.lock:
             tmp = self.file("manifest.json.tmp")
             with open(tmp, "w") as f:
-                json.dump(self.manifest, f, indent=1)
+                json.dump(dataclasses.asdict(self.manifest), f, indent=1)
             os.replace(tmp, self.file("manifest.json"))
 
     def file(self, name: str) -> str:
@@ -87,7 +103,7 @@ class WorkDir:
     @property
     def has_work(self) -> bool:
         """Whether finished chunks would make a rerun faster."""
-        return bool(self.manifest.get("done"))
+        return bool(self.manifest.done)
 
     def close(self, remove: bool) -> None:
         """Release the lock; `remove`: delete the folder first (job done, or nothing worth keeping)."""

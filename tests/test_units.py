@@ -174,3 +174,20 @@ def test_one_place_decides_still_or_video_output():
 
     assert is_still("a/still.png") and is_still("x.JPG")
     assert not any(is_still(p) for p in ("frames/%05d.png", "loop.gif", "loop.webp", "out.mp4", "out.mkv"))
+
+
+def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
+    """The tick's decisions, apart from the doing: a lane without a carry is a keyframe; one tracked too little
+    rebases (or, with rekey_mode = dream, is dreamed afresh); rekey_every re-keys old carries."""
+    from dreamvideo.animate import plan_tick
+    from dreamvideo.config import VideoConfig
+
+    v = VideoConfig()
+    tick = plan_tick([None, 3, 5, 7], {1: 0.9, 2: 0.2, 3: 0.6}, v)
+    assert tick.keys == [0] and tick.light == [1, 2, 3] and tick.rebase == [False, True, False]
+    fresh = plan_tick([None, 3, 5], {1: 0.9, 2: 0.2}, VideoConfig(rekey_mode="dream"))
+    assert fresh.keys == [0, 2] and fresh.light == [1] and fresh.rebase == [False]
+    old = plan_tick([10, 3], {0: 1.0, 1: 1.0}, VideoConfig(rekey_every=10))
+    assert old.light == [0, 1] and old.rebase == [True, False]
+    untracked = plan_tick([4], {}, v)  # flow = none: carried in place, never re-keyed by tracking
+    assert untracked.light == [0] and untracked.rebase == [False]
