@@ -76,7 +76,8 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
     for i, f in enumerate(frames):
         cut = i == 0 or i in cuts
         width = getattr(cfg.video, "flow_width", 0)  # versions before it estimated flow at full size
-        b, fw = prepare_flows(None if cut else prev, f, cfg.video.flow, *([width] if width else []))
+        both = {"forward": cfg.video.consistency} if hasattr(cfg.video, "consistency") else {}  # older: always
+        b, fw = prepare_flows(None if cut else prev, f, cfg.video.flow, *([width] if width else []), **both)
         t = time.perf_counter()
         (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, cut)], [carry])
         if not cut and not getattr(vd, "keyed", False):

@@ -38,7 +38,8 @@ def engine_alone(path, cfg):
     items = []
     for i, f in enumerate(frames):
         cut = i == 0 or i in cuts
-        items.append(FrameIn(i, f, *prepare_flows(None if cut else frames[i - 1], f, cfg.video.flow, cfg.video.flow_width), cut))
+        items.append(FrameIn(i, f, *prepare_flows(None if cut else frames[i - 1], f, cfg.video.flow, cfg.video.flow_width,
+                                                 cfg.video.consistency), cut))
     vd, carry = VideoDreamer(make_dreamer(cfg), cfg.video), None
     if vd.dreamer.device.type == "cuda":
         torch.cuda.synchronize()
@@ -112,7 +113,7 @@ def ceiling(size: tuple[int, int], frames: int, lanes: int, sets: list[str]) -> 
         for name, width in (("flow", cfg.video.flow_width), ("flow_full", 0)):
             t = time.perf_counter()
             for a, b in pairs:
-                animate.prepare_flows(a, b, "dis", width)
+                animate.prepare_flows(a, b, "dis", width, cfg.video.consistency)
             rates[name] = len(pairs) / (time.perf_counter() - t)
         t = time.perf_counter()
         writer = video.Writer(os.path.join(tmp, "enc.mp4"), w, h, Fraction(25), video.Encoding("libx264", 18))

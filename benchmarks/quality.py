@@ -41,7 +41,7 @@ def ours(dreamer, frames, cuts, seed, cfg):
     vd, carry, out, prev = VideoDreamer(dreamer, cfg.video), None, [], None
     for i, f in enumerate(frames):
         cut = i == 0 or i in cuts
-        b, fw = prepare_flows(None if cut else prev, f, cfg.video.flow, cfg.video.flow_width)
+        b, fw = prepare_flows(None if cut else prev, f, cfg.video.flow, cfg.video.flow_width, cfg.video.consistency)
         (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, cut)], [carry])
         out.append(y)
         prev = f

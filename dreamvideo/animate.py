@@ -49,10 +49,21 @@ class FrameIn:
     """One lane's input for one tick: the frame and, unless it starts a shot, its flow to the previous one."""
 
     index: int  # frame number in the input video (seeds the randomness)
-    frame: np.ndarray  # uint8 [H,W,3]
-    backward: np.ndarray | None = None  # [2,H,W] flow to the previous frame
-    forward: np.ndarray | None = None  # [2,H,W] flow from the previous frame
+    frame: np.ndarray  # uint8 [H,W,3] (a pinned uint8 tensor after stage())
+    backward: np.ndarray | None = None  # float32 [2,H,W] flow to the previous frame (pinned tensor after stage())
+    forward: np.ndarray | None = None  # float32 [2,H,W] flow from the previous frame (idem)
     cut: bool = False  # first frame of a shot
+
+
+def stage(item: FrameIn, device: torch.device) -> FrameIn:
+    """For a CUDA device: the item's frame and flows copied into pinned (page-locked) host memory, in the
+    reader thread, so that the dreaming loop's uploads are asynchronous (non_blocking) and overlap the GPU's
+    work. PyTorch's pinned-memory cache reuses the buffers once their copies are done. Elsewhere the item
+    as it is."""
+    if device.type != "cuda":
+        return item
+    pin = lambda a: None if a is None else torch.from_numpy(a).pin_memory()  # noqa: E731
+    return replace(item, frame=pin(item.frame), backward=pin(item.backward), forward=pin(item.forward))
 
 
 def frame_generator(seed: int, index: int) -> torch.Generator:
@@ -140,14 +151,16 @@ class VideoDreamer:
         # for a batch, which DeepDream would grow into frames that differ from a 1-lane render.
         self.one_by_one = engine.microbatch_size(cfg.dream, torch.empty(0, device=dreamer.device)) == 1
 
-    def _tensor(self, a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(a)[None].to(self.dreamer.device)
+    def _tensor(self, a) -> torch.Tensor:
+        """A flow [2,H,W] (numpy, or a pinned tensor from stage()) -> float32 [1,2,H,W] on the device."""
+        return torch.as_tensor(a)[None].to(self.dreamer.device, non_blocking=True).float()
 
     def _carry_along(self, carry: Carry, item: FrameIn, v) -> Carry:
-        """Move a lane's carry to the new frame along its backward flow. A step is trusted where the
-        forward-backward check passes and the new frame matches the previous one warped."""
+        """Move a lane's carry to the new frame along its backward flow. A step is trusted where it comes from
+        inside the previous frame, the new frame matches the previous one warped and, given a forward flow
+        (video.consistency), the two flows agree."""
         back, x = self._tensor(item.backward), to_tensor(item.frame, self.dreamer.device)
-        valid = flow.consistent(back, self._tensor(item.forward))
+        valid = flow.consistent(back, self._tensor(item.forward)) if item.forward is not None else flow.inside(back)
         step = valid * photometric(x, flow.warp(carry.frame, back), v.match_tolerance)
         trust = (flow.warp(carry.trust, back) > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
         return replace(carry, to_key=flow.compose(carry.to_key, back), trust=trust,
@@ -155,7 +168,8 @@ class VideoDreamer:
                        shown=flow.warp(carry.shown, back, mode="bicubic"), step=step, age=carry.age + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
-        """Dream one frame per lane. Returns uint8 [H,W,3] frames and the new carries."""
+        """Dream one frame per lane. Returns uint8 [H,W,3] frames (numpy; on CUDA HostFrames, which np.asarray
+        turns into numpy once their copy is done) and the new carries."""
         self.keyed = False  # whether any lane got a keyframe this tick (for benchmarks)
         if self.animator is None and not self.one_by_one:
             return self._step(self.fixed, items, carries)
@@ -248,18 +262,45 @@ class VideoDreamer:
         return carried + engine.gaussian_blur(detail - carried, v.soften)
 
 
-def _to_frames(out: list[torch.Tensor]) -> list[np.ndarray]:
-    """[1,3,H,W] float frames on the device -> uint8 [H,W,3] on the host: the tick's one read-back of frames."""
-    return [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
+class HostFrame:
+    """A dreamed frame on its way to the host: uint8 [H,W,3] in pinned memory, its copy queued behind the
+    GPU's work. numpy() (or np.asarray) waits for that copy alone; the writer thread does, not the loop."""
+
+    def __init__(self, host: torch.Tensor, done):
+        self.host, self.done = host, done  # done: a torch.cuda.Event recorded after the copy
+
+    def numpy(self) -> np.ndarray:
+        self.done.synchronize()
+        return self.host.numpy()
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.numpy() if dtype is None else self.numpy().astype(dtype)
 
 
-def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str, width: int = 0) -> tuple:
-    """Backward and forward flow [2,H,W] between consecutive input frames (None for a lane's first frame),
-    estimated at `width` (0: the frames' own) and scaled back."""
+def _to_frames(out: list[torch.Tensor]) -> list:
+    """[1,3,H,W] float frames on the device -> uint8 [H,W,3] on the host: the tick's one read-back of frames.
+    On CUDA the copies go to pinned memory without waiting (HostFrame); elsewhere numpy arrays."""
+    u8 = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0) for o in out]
+    if not u8 or u8[0].device.type != "cuda":
+        return [u.cpu().numpy() for u in u8]
+    hosts = [torch.empty(u.shape, dtype=torch.uint8, pin_memory=True) for u in u8]
+    for h, u in zip(hosts, u8):
+        h.copy_(u, non_blocking=True)
+    done = torch.cuda.Event()
+    done.record()
+    return [HostFrame(h, done) for h in hosts]
+
+
+def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str, width: int = 0,
+                  forward: bool = True) -> tuple:
+    """Backward flow [2,H,W] between consecutive input frames and, when `forward` (video.consistency), the
+    forward one (None for a lane's first frame), estimated at `width` (0: the frames' own) and scaled back."""
     if prev is None or method == "none":
         return None, None
-    forward = flow.pool().submit(flow.estimate, prev, cur, method, width)  # OpenCV lets go of the GIL: both at once
-    return flow.estimate(cur, prev, method, width), forward.result()
+    if not forward:
+        return flow.estimate(cur, prev, method, width), None
+    ahead = flow.pool().submit(flow.estimate, prev, cur, method, width)  # OpenCV lets go of the GIL: both at once
+    return flow.estimate(cur, prev, method, width), ahead.result()
 
 
 def zoom_step_flow(h: int, w: int, zcfg, fps) -> torch.Tensor:

@@ -207,8 +207,9 @@ def dream_segment(seg: Segment, tracker) -> None:
                         files[name] = f.read()
             ray.get(tracker.put.remote(("chunk", seg.lane.number, chunk.name, host, files)))
 
-        io = LaneIO(info, seg.start, seg.size, seg.cuts, cfg.video.flow, cfg.video.flow_width, seg.out, folder,
-                    finished)
+        v = cfg.video
+        io = LaneIO(info, seg.start, seg.size, seg.cuts, v.flow, v.flow_width, v.consistency, seg.out, folder,
+                    finished, dreamer.device)
         stop, errors = threading.Event(), []
         carry = seg.carry.to(dreamer.device) if seg.carry is not None else None
         run = LaneRun(seg.lane, seg.todo, carry, io, stop, errors)

@@ -88,6 +88,8 @@ class VideoConfig:
     flow: str = setting("dis", "optical flow for temporal coherence", choices=("dis", "farneback", "none"))
     flow_width: int = setting(0, "optical flow on frames scaled to this width, then scaled back (0: full size)",
                               limits=(0, 16384), at_least=32)
+    consistency: bool = setting(False, "also stop carrying where the forward and backward flows disagree (a "
+                                       "second optical flow per frame; measured to add flicker, see README)")
     blend: float = setting(1.0, "weight of the carried dream on later frames", limits=(0.0, 4.0), animated=True)
     light_steps: int = setting(1, "ascent steps per octave on later frames", limits=(0, 100))
     light_step: float = setting(0.25, "later frames' step size, relative to dream.step_size", limits=(0.0, 10.0),

@@ -64,12 +64,16 @@ def resize_to_width(rgb: np.ndarray, width: int) -> np.ndarray:
 
 
 def to_tensor(frames, device="cpu"):
-    """uint8 [H,W,3] array (or a list of them) -> float32 [B,3,H,W] in [0,1] on `device`."""
+    """uint8 [H,W,3] array or tensor (or a list of arrays) -> float32 [B,3,H,W] in [0,1] on `device`. From
+    pinned memory (animate.stage) the upload is asynchronous."""
     import torch
 
-    arr = np.stack(frames) if isinstance(frames, (list, tuple)) else frames[None]
+    if isinstance(frames, torch.Tensor):
+        u8 = frames[None]
+    else:
+        u8 = torch.from_numpy(np.stack(frames) if isinstance(frames, (list, tuple)) else frames[None])
     # contiguous: one memory layout, so the same frame always meets the same kernels (bit-exact results)
-    return torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).float().div_(255).contiguous()
+    return u8.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255).contiguous()
 
 
 def to_uint8(x) -> np.ndarray:

@@ -18,7 +18,7 @@ import torch
 
 from . import lanes as plan
 from . import mux, video
-from .animate import STATE_VERSION, Carry, FrameIn, VideoDreamer, prepare_flows
+from .animate import STATE_VERSION, Carry, FrameIn, VideoDreamer, prepare_flows, stage
 from .config import Config, to_toml
 from .errors import UserError
 from .images import scaled_size
@@ -38,9 +38,11 @@ class LaneIO:
     cuts: set[int]
     flow: str
     flow_width: int
+    consistency: bool  # forward flows too
     out: OutputSpec
     folder: str
     finished: Callable[[plan.Chunk, Carry], None]
+    device: torch.device  # where frames are dreamed: on CUDA the reader stages them in pinned memory
 
     def file(self, name: str) -> str:
         return os.path.join(self.folder, name)
@@ -173,8 +175,8 @@ class LaneRun:
             for rel, frame in enumerate(frames, begin):
                 if rel >= first:
                     cut = rel == self.lane.begin or rel in j.cuts
-                    back, fwd = prepare_flows(None if cut else prev, frame, j.flow, j.flow_width)
-                    _put(self.inbox, FrameIn(j.start + rel, frame, back, fwd, cut), self.stop)
+                    back, fwd = prepare_flows(None if cut else prev, frame, j.flow, j.flow_width, j.consistency)
+                    _put(self.inbox, stage(FrameIn(j.start + rel, frame, back, fwd, cut), j.device), self.stop)
                 prev = frame
         finally:
             frames.close()
@@ -189,7 +191,8 @@ class LaneRun:
                 while not isinstance(msg := self.outbox.get(), ChunkEnd):
                     if msg is END:
                         return
-                    writer.write(msg) if writer else held.append(msg)
+                    frame = np.asarray(msg)  # a HostFrame waits here for its copy from the GPU
+                    writer.write(frame) if writer else held.append(frame)
                 if writer:
                     writer.close()
                     writer = None
@@ -351,15 +354,16 @@ class Job:
         if self.cluster and segments:
             self.cluster.dream(self, segments, features, m.threads, progress)
         elif segments:
-            io = self.lane_io(self.work.path, lambda chunk, carry: record_chunk(self.work, chunk))
+            io = self.lane_io(self.work.path, lambda chunk, carry: record_chunk(self.work, chunk), dreamer.device)
             runs = [LaneRun(lane, todo, carry.to(dreamer.device) if carry else None, io, self.stop, self.errors)
                     for lane, todo, carry in segments]
             dream_lanes(runs, VideoDreamer(dreamer, self.cfg.video, animator), progress, self.stop, self.errors)
         self._assemble(lanes, chunks)
 
-    def lane_io(self, folder: str, finished: Callable[[plan.Chunk, Carry], None]) -> LaneIO:
+    def lane_io(self, folder: str, finished: Callable[[plan.Chunk, Carry], None], device: torch.device) -> LaneIO:
         v = self.cfg.video
-        return LaneIO(self.info, self.start, self.size, self.cuts, v.flow, v.flow_width, self.out, folder, finished)
+        return LaneIO(self.info, self.start, self.size, self.cuts, v.flow, v.flow_width, v.consistency, self.out,
+                      folder, finished, device)
 
     def features(self) -> dict | None:
         """Audio features for animated settings, one row per job frame: from --audio FILE (aligned with the

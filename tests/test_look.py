@@ -47,7 +47,7 @@ def run(d, frames, video_sets=()):
     vd = VideoDreamer(d, cfg.video)
     carry, prev, outs, carries = None, None, [], []
     for i, f in enumerate(frames):
-        b, fw = prepare_flows(prev, f, "dis")
+        b, fw = prepare_flows(prev, f, "dis", forward=cfg.video.consistency)
         (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, i == 0)], [carry])
         outs.append(torch.from_numpy(y).permute(2, 0, 1).float() / 255)
         carries.append(carry)
@@ -81,6 +81,26 @@ def test_inconsistent_flow_is_not_trusted(monkeypatch):
     moved = vd._carry_along(carry, FrameIn(1, f, back, fwd), vd.fixed.video)
     assert moved.trust[0, 0, :, 10:W // 2 - 10].max() == 0
     assert moved.trust[0, 0, :, W // 2 + 10:].min() == 1
+
+
+def test_consistency_setting_adds_the_forward_flow_and_its_check(monkeypatch):
+    """video.consistency is honoured: forward flows are estimated and checked against the backward ones; without
+    it the backward flow alone decides, dropping only steps that come from outside the previous frame."""
+    frames = pan(4, speed=3)
+    assert prepare_flows(frames[0], frames[1], "dis", forward=False)[1] is None
+    checks = []
+    real = flow.consistent
+    monkeypatch.setattr(flow, "consistent", lambda b, f: checks.append(1) or real(b, f))
+    run(dreamer(), frames)
+    assert not checks
+    run(dreamer(), frames, ["video.consistency=true"])
+    assert len(checks) == 3
+    vd = VideoDreamer(dreamer(), config.load("default").video)
+    (_,), (carry,) = vd.step([FrameIn(0, frames[0], cut=True)], [None])
+    back = np.zeros((2, H, W), np.float32)
+    back[0] = -5.0  # every pixel comes from 5 px to its left: the first five columns from outside the frame
+    moved = vd._carry_along(carry, FrameIn(1, frames[0], back), vd.fixed.video)
+    assert moved.step[0, 0, :, :5].max() == 0 and moved.step[0, 0, :, 8:].min() == 1
 
 
 def test_content_that_changes_in_place_is_not_carried():

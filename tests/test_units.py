@@ -191,3 +191,50 @@ def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
     assert old.light == [0, 1] and old.rebase == [True, False]
     untracked = plan_tick([4], {}, v)  # flow = none: carried in place, never re-keyed by tracking
     assert untracked.light == [0] and untracked.rebase == [False]
+
+
+def test_staged_items_dream_as_numpy_ones_and_host_frames_read_as_arrays(monkeypatch):
+    """The CUDA transfer path's logic on the CPU: stage() puts a frame and its flows in (here: stand-in) pinned
+    tensors and the dreamer gives the same frames as from numpy; a HostFrame waits for its copy's event and
+    reads as a numpy array."""
+    from dreamvideo import config
+    from dreamvideo.runner import make_dreamer
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(2)]
+    back = rng.normal(0, 0.5, (2, 24, 32)).astype(np.float32)
+    items = [animate.FrameIn(0, frames[0], cut=True), animate.FrameIn(1, frames[1], back, -back)]
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t: t.clone())  # a CPU build cannot pin
+    staged = [animate.stage(i, torch.device("cuda")) for i in items]
+    assert isinstance(staged[1].frame, torch.Tensor) and isinstance(staged[1].backward, torch.Tensor)
+    assert animate.stage(items[1], torch.device("cpu")) is items[1]
+
+    cfg = config.load("default", sets=["model.name=tiny", "objective.spec=c2", "dream.octaves=1", "dream.steps=2"])
+
+    def run(seq):
+        vd, carry, out = animate.VideoDreamer(make_dreamer(cfg), cfg.video), None, []
+        for item in seq:
+            (y,), (carry,) = vd.step([item], [carry])
+            out.append(y)
+        return out
+
+    assert all(np.array_equal(a, b) for a, b in zip(run(items), run(staged)))
+
+    class Event:
+        waited = False
+
+        def synchronize(self):
+            Event.waited = True
+
+    hf = animate.HostFrame(torch.from_numpy(frames[0]), Event())
+    assert np.array_equal(np.asarray(hf), frames[0]) and Event.waited
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_tick_reads_back_through_pinned_memory_the_same_frames():
+    out = [torch.rand(1, 3, 36, 64, device="cuda") for _ in range(3)]
+    frames = animate._to_frames(out)
+    assert all(isinstance(f, animate.HostFrame) and f.host.is_pinned() for f in frames)
+    want = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
+    assert all(np.array_equal(np.asarray(f), w) for f, w in zip(frames, want))
