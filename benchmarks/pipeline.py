@@ -6,8 +6,8 @@ on the same frames, frames/s with 1, 2, 4 and 8 lanes, and peak memory per resol
 
 --ceiling: the whole video job (decode, flow, encode, mux, resumable chunks) with the dream step (engine and
 carry, which run on the GPU there) replaced by a no-op that passes each frame through: the most frames per
-second any GPU could get on this host. Also each stage alone on the same frames: decode, flow (backward and
-forward, at video.flow_width and at full size) and encode. --json prints one JSON object.
+second any GPU could get on this host. Also each stage alone on the same frames: decode, flow (backward, and
+forward too with video.consistency; at video.flow_width and at full size) and encode. --json prints one JSON object.
 """
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def ceiling(size: tuple[int, int], frames: int, lanes: int, sets: list[str]) -> 
             animate.VideoDreamer.step = real
     return {"fps": round(fps, 2), "size": f"{w}x{h}", "frames": info.frames, "lanes": lanes,
             "flow_width": cfg.video.flow_width, "cores": os.cpu_count(),
-            "stages_fps": {"decode": round(decode, 1), "flow (both directions)": round(rates["flow"], 1),
+            "stages_fps": {"decode": round(decode, 1), "flow": round(rates["flow"], 1),
                            "flow at full size": round(rates["flow_full"], 1), "encode (x264 medium)": round(encode, 1)}}
 
 
