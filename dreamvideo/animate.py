@@ -137,6 +137,36 @@ def plan_tick(ages: list[int | None], tracked: dict[int, float], v) -> Tick:
     return Tick([i for i, f in enumerate(fresh) if f], light, [rebase[i] for i in light])
 
 
+@dataclass(frozen=True)
+class PerLane:
+    """The numbers animated settings may give each lane of a batch differently, as [B,1,1,1] tensors."""
+
+    step_size: torch.Tensor
+    light_step: torch.Tensor
+    blend: torch.Tensor
+
+    @staticmethod
+    def of(settings: list, device) -> "PerLane":
+        def column(get):
+            t = torch.tensor([get(s) for s in settings], dtype=torch.float32).view(-1, 1, 1, 1)
+            return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t.to(device)
+        return PerLane(column(lambda s: s.dream.step_size), column(lambda s: s.video.light_step),
+                       column(lambda s: s.video.blend))
+
+    def pick(self, rows: list[int]) -> "PerLane":
+        return PerLane(self.step_size[rows], self.light_step[rows], self.blend[rows])
+
+
+def batches(settings: list) -> list[list[int]]:
+    """Lanes (indices) that can dream as one batch: their frame settings differ at most in the per-lane numbers
+    (PerLane) and share one objective."""
+    groups: dict = {}
+    for i, s in enumerate(settings):
+        key = (replace(s.dream, step_size=0.0), replace(s.video, light_step=0.0, blend=0.0), id(s.objective))
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
 class VideoDreamer:
     """Dreams one frame for each of several lanes per call, carrying each lane's state. With animated
     settings (an Animator), each lane's frame gets the settings of its own time."""
@@ -173,15 +203,23 @@ class VideoDreamer:
         self.keyed = False  # whether any lane got a keyframe this tick (for benchmarks)
         if self.animator is None and not self.one_by_one:
             return self._step(self.fixed, items, carries)
-        frames, new = [], []
-        for item, carry in zip(items, carries):  # each lane at its own time, or alone
-            s = self.animator.at(item.index) if self.animator else self.fixed
-            (f,), (c,) = self._step(s, [item], [carry])
-            frames.append(f)
-            new.append(c)
+        frames, new = [None] * len(items), [None] * len(items)
+        if self.one_by_one:  # each lane alone, at its own time
+            groups = [[i] for i in range(len(items))]
+            settings = [self.animator.at(item.index) if self.animator else self.fixed for item in items]
+        else:  # animated lanes in batches: those whose settings differ only in per-lane numbers dream together
+            settings = [self.animator.at(item.index) for item in items]
+            groups = batches(settings)
+        for group in groups:
+            s = settings[group[0]]
+            nums = PerLane.of([settings[i] for i in group], self.dreamer.device) if len(group) > 1 else None
+            f, c = self._step(s, [items[i] for i in group], [carries[i] for i in group], nums)
+            for i, fi, ci in zip(group, f, c):
+                frames[i], new[i] = fi, ci
         return frames, new
 
-    def _step(self, s, items: list[FrameIn], carries: list[Carry | None]):
+    def _step(self, s, items: list[FrameIn], carries: list[Carry | None], nums: "PerLane | None" = None):
+        """One tick for lanes sharing settings `s`; `nums`: their own step sizes and blend, when they differ."""
         v = s.video
         moved: list[Carry | None] = []
         for item, carry in zip(items, carries):
@@ -198,34 +236,36 @@ class VideoDreamer:
         new: list = [None] * len(items)
         self.keyed |= bool(tick.keys)
         if tick.keys:
-            for i, o, c in zip(tick.keys, *self._key(s, [items[i] for i in tick.keys])):
+            for i, o, c in zip(tick.keys, *self._key(s, [items[i] for i in tick.keys], nums and nums.pick(tick.keys))):
                 out[i], new[i] = o, c
         if tick.light:
-            for i, o, c in zip(tick.light, *self._continue(s, [items[i] for i in tick.light],
-                                                           [moved[i] for i in tick.light], tick.rebase)):
+            for i, o, c in zip(tick.light, *self._continue(s, [items[i] for i in tick.light], [moved[i] for i in tick.light],
+                                                           tick.rebase, nums and nums.pick(tick.light))):
                 out[i], new[i] = o, c
         return _to_frames(out), new
 
-    def _key(self, s, items: list[FrameIn]) -> tuple[list[torch.Tensor], list[Carry]]:
+    def _key(self, s, items: list[FrameIn], nums=None) -> tuple[list[torch.Tensor], list[Carry]]:
         """Keyframes: the full octave dream, its new detail softened. Returns outputs [1,3,H,W] and carries."""
         x = torch.cat([to_tensor(item.frame, self.dreamer.device) for item in items])
         seed = self.dreamer.cfg.run.seed
-        y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, s.dream, s.objective)
+        dream = replace(s.dream, step_size=nums.step_size.view(-1)) if nums else s.dream  # [B]: per sample
+        y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, dream, s.objective)
         d = engine.gaussian_blur(y - x, s.video.soften)  # no finer than what motion can carry
         return [x[j:j + 1] + d[j:j + 1] for j in range(len(items))], \
             [keyframe(d[j:j + 1], x[j:j + 1]) for j in range(len(items))]
 
-    def _continue(self, s, items: list[FrameIn], cs: list[Carry], rebase: list[bool]):
+    def _continue(self, s, items: list[FrameIn], cs: list[Carry], rebase: list[bool], nums=None):
         """Later frames: the carried detail, then a few steps at the finest octaves where it falls short.
         `rebase[j]`: lane j's output becomes its new keyframe. Returns outputs [1,3,H,W] and carries."""
         v = s.video
+        blend = nums.blend if nums else v.blend
         cat = lambda name: torch.cat([getattr(c, name) for c in cs])  # noqa: E731
         base = cat("frame")
         to_key = cat("to_key")
         source = flow.warp(cat("key_frame"), to_key)
         keep = cat("trust") * photometric(structure(base), structure(source), v.structure_tolerance)
         held = (keep > 0.5).float()  # once dropped, a pixel's key detail never returns on top of what replaced it
-        key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * v.blend  # bicubic: keeps fine texture
+        key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * blend  # bicubic: keeps fine texture
         carried = key + cat("extra")
         if v.temporal:  # the carried detail, steadied toward the last output's detail along the flow where trusted
             carried = carried + v.temporal * cat("step") * (cat("shown") - carried)
@@ -233,7 +273,8 @@ class VideoDreamer:
         key_energy = cat("key_energy")
         level = keep * flow.warp(key_energy, to_key) + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
         carried, gain = hold(carried, level, v.reveal_boost, v.evolve)
-        detail = self._refresh(s, [item.index for item in items], base, carried, gain, self.dreamer.cfg.run.seed)
+        detail = self._refresh(s, [item.index for item in items], base, carried, gain, self.dreamer.cfg.run.seed,
+                               nums)
         y = (base + detail).clamp(0, 1)
         extra = y - base - key
         outs, carries = [], []
@@ -245,13 +286,13 @@ class VideoDreamer:
                 carries.append(replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1]))
         return outs, carries
 
-    def _refresh(self, s, indices: list[int], base, carried, gain, seed) -> torch.Tensor:
+    def _refresh(self, s, indices: list[int], base, carried, gain, seed, nums=None) -> torch.Tensor:
         """Dream the carried detail [B,3,H,W] on `base` a little more at the finest octaves, each pixel's step
         `gain` [B,2,H,W] (coarse, fine) times the light step; the new detail softened as on keyframes. The
         coarser octaves run on every coarse_every-th frame (by frame number: lanes and resumes agree) with steps
         as much larger: the same growth per second. Returns the detail [B,3,H,W]."""
         v = s.video
-        step_map = s.dream.step_size * v.light_step * gain
+        step_map = (nums.step_size * nums.light_step if nums else s.dream.step_size * v.light_step) * gain
         on = [i % v.coarse_every == 0 for i in indices]
         coarse = torch.tensor(on, dtype=base.dtype).view(-1, 1, 1, 1)
         octaves = v.refresh_octaves if any(on) else 1

@@ -112,3 +112,45 @@ def test_bass_drives_the_zoom():
     assert (quiet.zoom, loud.zoom) == (1.0, 3.0)
     step = lambda z: zoom_step_flow(32, 32, z, 24).abs().max()  # noqa: E731
     assert step(quiet) == 0 and step(loud) > 0.4  # 3^(1/24) at 16 px from the centre
+
+
+def test_animated_lanes_dream_as_one_batch_with_their_own_numbers():
+    """Where lanes are batched (CUDA), animated settings no longer split them: lanes whose settings differ only in
+    step size, light step or blend dream together with per-lane numbers and give what each lane alone gives
+    (within the rounding a batch brings); another step count or objective makes its own batch."""
+    from dataclasses import replace
+
+    from dreamvideo import animate
+
+    cfg = config.load("default", sets=["model.name=tiny", "objective.spec=c2", "dream.octaves=2", "dream.steps=3",
+                                       "dream.step_size=0s:0.01, 1s:0.03", "video.blend=0s:1, 1s:0.5"])
+    d = make_dreamer(cfg)
+    anim = Animator(cfg, d, 10)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (32, 48, 3), dtype=np.uint8) for _ in range(2)]
+    a, b = anim.at(1), anim.at(8)
+    assert a.dream.step_size != b.dream.step_size and animate.batches([a, b]) == [[0, 1]]
+    more = replace(b, dream=replace(b.dream, steps=4))
+    assert animate.batches([a, more, b]) == [[0, 2], [1]]
+    assert animate.batches([a, replace(b, objective=d.objective_for("c3"))]) == [[0], [1]]
+
+    def render(one_by_one):
+        vd = animate.VideoDreamer(d, cfg.video, anim)
+        vd.one_by_one = one_by_one
+        calls = []
+        real = vd._step
+        vd._step = lambda *args: calls.append(len(args[1])) or real(*args)
+        back = np.zeros((2, 32, 48), np.float32)
+        outs, carries = [], [None, None]
+        for t, f in enumerate(frames):
+            items = [animate.FrameIn(1 + t, f, None if t == 0 else back, None, t == 0),
+                     animate.FrameIn(8 + t, f, None if t == 0 else back, None, t == 0)]
+            out, carries = vd.step(items, carries)
+            outs += out
+        return outs, calls
+
+    alone, calls_alone = render(True)
+    together, calls_together = render(False)
+    assert calls_alone == [1, 1, 1, 1] and calls_together == [2, 2]
+    assert all(np.abs(x.astype(int) - y).max() <= 2 for x, y in zip(alone, together))
+    assert np.abs(alone[0].astype(int) - alone[1]).max() > 10  # the two lanes' numbers did differ
