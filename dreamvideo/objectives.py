@@ -107,7 +107,8 @@ class DreamL2(Objective):
 
 
 class Sum(Objective):
-    """Weighted sum of objectives."""
+    """Weighted sum of objectives. A weight may be animated (any object with `value(*when)`, e.g. a schedule for
+    `[0.5 + bass]*mixed4`): then `at(*when)` gives the sum with numbers, which is what the engine calls."""
 
     def __init__(self, terms: list[tuple[float, Objective]]):
         flat: list[tuple[float, Objective]] = []
@@ -115,18 +116,39 @@ class Sum(Objective):
             flat += [(w * w2, t2) for w2, t2 in t.terms] if isinstance(t, Sum) else [(w, t)]
         self.terms = flat
         self.layers = tuple(dict.fromkeys(l for _, t in flat for l in t.layers))
+        self.animated = any(isinstance(w, Animated) for w, _ in flat)
+
+    def at(self, *when) -> "Sum":
+        """The sum at a moment: each animated weight's value (kept >= 0; its sign applied), others as they are."""
+        return Sum([(w.at(*when) if isinstance(w, Animated) else w, t) for w, t in self.terms])
 
     def __call__(self, acts, img):
         return sum(w * t(acts, img) for w, t in self.terms)
 
 
-_TERM = re.compile(r"\s*([+-])?\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)\s*\*\s*)?"
+class Animated:
+    """An animated term weight: `sign` times a value that changes over time, never below 0."""
+
+    def __init__(self, value, sign: float = 1.0):
+        self.value, self.sign = value, sign  # value: an object with .value(*when), e.g. a schedule
+
+    def __mul__(self, k: float) -> "Animated":
+        return Animated(self.value, self.sign * k)
+
+    __rmul__ = __mul__
+
+    def at(self, *when) -> float:
+        return self.sign * max(float(self.value.value(*when)), 0.0)
+
+
+_TERM = re.compile(r"\s*([+-])?\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+|\[[^\[\]]*\])\s*\*\s*)?"
                    r"(mean\(\s*([\w.]+)\s*\)|[\w.]+(?::\d+)?)\s*")
 
 
-def parse(spec: str, resolve=lambda name: name, border: int = 0, guide=None) -> Objective:
+def parse(spec: str, resolve=lambda name: name, border: int = 0, guide=None, animated=None) -> Objective:
     """Parse a spec string. `resolve` maps layer names/aliases to canonical names (raising UserError);
-    `guide(layer) -> [C,h,w]`, when given, turns plain layer terms into guide-matching terms."""
+    `guide(layer) -> [C,h,w]`, when given, turns plain layer terms into guide-matching terms; `animated(text)`,
+    when given, parses a bracketed weight `[text]*layer` into an object with `value(*when)` (schedule.parse)."""
     pos, terms = 0, []
     spec = spec.strip()
     if not spec:
@@ -136,7 +158,10 @@ def parse(spec: str, resolve=lambda name: name, border: int = 0, guide=None) -> 
         if not m or m.end() == pos or (terms and not m.group(1)):
             raise UserError(f"cannot parse objective '{spec}' at position {pos}: expected [+|-] [weight*] layer")
         sign = -1.0 if m.group(1) == "-" else 1.0
-        weight = sign * float(m.group(2) or 1.0)
+        w = m.group(2) or "1"
+        if w.startswith("[") and animated is None:
+            raise UserError(f"cannot parse objective '{spec}' at position {pos}: expected [+|-] [weight*] layer")
+        weight = Animated(animated(w[1:-1]), sign) if w.startswith("[") else sign * float(w)
         terms.append((weight, _term(m.group(3), m.group(4), resolve, border, guide)))
         pos = m.end()
     return Sum(terms)

@@ -29,15 +29,6 @@ def objective_keyframes(spec: str) -> schedule.Keyframes | None:
 _WEIGHT = re.compile(r"\[([^\[\]]*)\]")  # "[0.5 + bass]*mixed4": an animated weight in an objective spec
 
 
-def spec_at(spec: str, t: float, frame: int, features: dict, fps: float) -> str:
-    """The spec with each bracketed weight replaced by its value at this moment."""
-    def number(m):
-        v = schedule.parse(m.group(1)).value(t, frame, features, fps)
-        return repr(max(float(v), 0.0))  # weights of terms stay >= 0; subtract with '-' in the spec
-
-    return _WEIGHT.sub(number, spec)
-
-
 def needs_audio(cfg: Config) -> bool:
     texts = [_get(cfg, key) for key in animatable() if isinstance(_get(cfg, key), str)]
     texts += _WEIGHT.findall(cfg.objective.spec or "")
@@ -66,9 +57,9 @@ class Animator:
         return bool(self.values or self.specs or self.pan or _WEIGHT.search(self.cfg.objective.spec or ""))
 
     def _one(self, spec: str, t: float, frame: int, feats: dict):
-        if "[" not in spec:
-            return self.dreamer.objective_for(spec)  # cached
-        return self.dreamer.objective_for(spec_at(spec, t, frame, feats, self.fps), cache=False)
+        """The objective of `spec` at this moment: parsed once; animated weights evaluated, nothing re-parsed."""
+        obj = self.dreamer.objective_for(spec)
+        return obj.at(t, frame, feats, self.fps) if obj.animated else obj
 
     def _objective(self, t: float, frame: int, feats: dict):
         if not self.specs:

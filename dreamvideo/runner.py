@@ -136,12 +136,14 @@ class Dreamer:
         """[B,3,H,W] in [0,1] on self.device -> dreamed, same shape."""
         return engine.dream(self.net, objective or self.objective, x, dream_cfg or self.cfg.dream, generator, progress)
 
-    def objective_for(self, spec: str, cache: bool = True) -> objectives.Objective:
-        """The objective for a spec (cached unless told): keyframed objectives switch between several."""
-        if not cache:
-            return objectives.parse(spec, self.net.resolve, self.cfg.objective.border, self.guide)
+    def objective_for(self, spec: str) -> objectives.Sum:
+        """The objective for a spec, parsed once (keyframed objectives switch between several); animated weights
+        `[..]` stay animated: its at(t, frame, features, fps) gives the numbers."""
+        from . import schedule
+
         if spec not in self._objectives:
-            self._objectives[spec] = objectives.parse(spec, self.net.resolve, self.cfg.objective.border, self.guide)
+            self._objectives[spec] = objectives.parse(spec, self.net.resolve, self.cfg.objective.border, self.guide,
+                                                      schedule.parse)
         return self._objectives[spec]
 
     def steps_for(self, h: int, w: int, dream_cfg=None) -> int:
@@ -161,15 +163,17 @@ def make_dreamer(cfg: Config) -> Dreamer:
             with torch.no_grad():
                 return net(g, [layer])[layer][0]
 
-    from .reactive import objective_keyframes, spec_at
+    from .reactive import objective_keyframes
 
     spec = cfg.objective.spec or net.spec.default_objective
     keyed = objective_keyframes(spec)
     specs = [each for _, _, each in keyed.keys] if keyed else [spec]
-    for each in specs:  # every spec checked up front, animated weights at t = 0
-        objectives.parse(spec_at(each, 0.0, 0, {}, 1.0), net.resolve, cfg.objective.border, guide)
-    objective = objectives.parse(spec_at(specs[0], 0.0, 0, {}, 1.0), net.resolve, cfg.objective.border, guide)
-    return Dreamer(net, objective, cfg, device, guide)
+    dreamer = Dreamer(net, None, cfg, device, guide)
+    for each in specs:  # every spec checked up front
+        dreamer.objective_for(each)
+    first = dreamer.objective_for(specs[0])
+    dreamer.objective = first.at(0.0, 0, {}, 1.0) if first.animated else first  # animated weights at t = 0
+    return dreamer
 
 
 def dream_image(src: str, dst: str, cfg: Config, progress_factory=None) -> None:

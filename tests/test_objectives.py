@@ -59,3 +59,17 @@ def test_guide_prefers_the_guide_features():
 def test_channel_out_of_range():
     with pytest.raises(UserError, match="channel 9 out of range"):
         O.Channel("a", 9)(acts(), None)
+
+
+def test_animated_weights_are_parsed_once_and_evaluated_per_frame():
+    """`[expr]*layer` becomes an animated weight of the parsed objective: each moment evaluates numbers (kept
+    >= 0, the term's sign applied); nothing is parsed again. Without an animated-weight parser it is refused."""
+    from dreamvideo import schedule
+
+    obj = O.parse("[t]*c2 - [2*t]*c3 + 0.5*c1", animated=schedule.parse)
+    assert obj.animated
+    at = obj.at(1.5, 0, {}, 10.0)
+    assert [w for w, _ in at.terms] == [1.5, -3.0, 0.5] and not at.animated
+    assert [w for w, _ in obj.at(-1.0, 0, {}, 10.0).terms][:2] == [0.0, -0.0]
+    with pytest.raises(UserError, match="expected"):
+        O.parse("[t]*c2")
