@@ -3,41 +3,42 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import os
 import sys
 import tempfile
 
 from .errors import UserError
 
-# Shared dreaming flags -> config keys. Values stay text here; config.set_value type-checks them.
-FLAG_KEYS = {
-    "model": "model.name", "weights": "model.weights", "objective": "objective.spec",
-    "octaves": "dream.octaves", "octave_scale": "dream.octave_scale", "steps": "dream.steps",
-    "step_size": "dream.step_size", "jitter": "dream.jitter",
-    "seed": "run.seed", "width": "run.width", "device": "run.device", "threads": "run.threads",
-}
-VIDEO_FLAG_KEYS = {
-    "frames": "video.frames", "lanes": "video.lanes", "flow": "video.flow", "blend": "video.blend", "evolve": "video.evolve",
-    "crf": "video.crf", "codec": "video.codec", "encoder_preset": "video.preset", "audio": "audio.file",
-}
 COMMANDS = ("image", "video", "zoom", "audio", "models", "layers")
-ZOOM_FLAG_KEYS = {
-    "frames": "zoom.frames", "seconds": "zoom.seconds", "fps": "zoom.fps", "size": "zoom.size", "zoom": "zoom.zoom",
-    "rotate": "zoom.rotate", "pan": "zoom.pan", "center": "zoom.center", "codec": "video.codec",
-    "audio": "audio.file",
-}
 PREVIEW = {"run.width": "320", "video.duration": "3"}  # smaller and shorter, dreamed with the same settings
+
+
+@functools.lru_cache(maxsize=1)
+def _defaults():
+    from .config import load
+
+    return load()
 
 
 def about(key: str) -> str:
     """A flag's help text: its setting's help and default (in the default preset), as declared in config."""
-    from .config import load, schema
+    from .config import schema
 
     s = schema()[key]
     section, name = key.split(".")
-    value = getattr(getattr(load(), section), name)
+    value = getattr(getattr(_defaults(), section), name)
     shown = s.meta.text(value) if s.meta.text and not isinstance(value, str) else value
     return f"{s.meta.help} (default: {shown if shown != '' else 'none'})"
+
+
+SETTING = "setting:"  # the dest of a flag that sets one setting: SETTING + its key
+
+
+def setting_flag(g, flag: str, key: str, metavar: str, help: str | None = None) -> None:
+    """A flag that sets the setting `key`; its help from the settings schema unless given. The value stays
+    text here: config.set_value converts and checks it, as for --set."""
+    g.add_argument(flag, metavar=metavar, dest=SETTING + key, help=help or about(key))
 
 
 class Parser(argparse.ArgumentParser):
@@ -50,18 +51,18 @@ class Parser(argparse.ArgumentParser):
 
 def add_dream_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("dreaming")
-    g.add_argument("--model", metavar="NAME", help=about("model.name"))
-    g.add_argument("--objective", metavar="SPEC", help=about("objective.spec"))
-    g.add_argument("--octaves", metavar="N", help=about("dream.octaves"))
-    g.add_argument("--octave-scale", metavar="F", help=about("dream.octave_scale"))
-    g.add_argument("--steps", metavar="N", help=about("dream.steps"))
-    g.add_argument("--step-size", metavar="F", help=about("dream.step_size"))
-    g.add_argument("--jitter", metavar="PX", help=about("dream.jitter"))
-    g.add_argument("--seed", metavar="N", help=about("run.seed"))
-    g.add_argument("--width", metavar="PX", help=about("run.width"))
-    g.add_argument("--weights", metavar="PATH", help=about("model.weights"))
-    g.add_argument("--device", metavar="cpu|cuda|auto", help=about("run.device"))
-    g.add_argument("--threads", metavar="N", help=about("run.threads"))
+    setting_flag(g, "--model", "model.name", "NAME")
+    setting_flag(g, "--objective", "objective.spec", "SPEC")
+    setting_flag(g, "--octaves", "dream.octaves", "N")
+    setting_flag(g, "--octave-scale", "dream.octave_scale", "F")
+    setting_flag(g, "--steps", "dream.steps", "N")
+    setting_flag(g, "--step-size", "dream.step_size", "F")
+    setting_flag(g, "--jitter", "dream.jitter", "PX")
+    setting_flag(g, "--seed", "run.seed", "N")
+    setting_flag(g, "--width", "run.width", "PX")
+    setting_flag(g, "--weights", "model.weights", "PATH")
+    setting_flag(g, "--device", "run.device", "cpu|cuda|auto")
+    setting_flag(g, "--threads", "run.threads", "N")
     from .config import presets
 
     g.add_argument("--preset", default="default", metavar="NAME",
@@ -74,20 +75,20 @@ def add_dream_flags(p: argparse.ArgumentParser) -> None:
 def add_video_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("video")
     g.add_argument("--start", metavar="T", help="start at T (seconds, or mm:ss / hh:mm:ss)")
-    g.add_argument("--frames", metavar="N", help="render N frames")
+    setting_flag(g, "--frames", "video.frames", "N", "render N frames")
     g.add_argument("--duration", metavar="T", help="render T (seconds, or mm:ss)")
-    g.add_argument("--lanes", metavar="N|auto", help=about("video.lanes"))
-    g.add_argument("--flow", metavar="dis|farneback|none", help=about("video.flow"))
-    g.add_argument("--blend", metavar="F", help=about("video.blend"))
-    g.add_argument("--evolve", metavar="F", help=about("video.evolve"))
-    g.add_argument("--crf", metavar="N", help=about("video.crf"))
-    g.add_argument("--codec", metavar="NAME", help="video codec: libx264 (h264), libx265 (h265), libvpx-vp9 (vp9), "
+    setting_flag(g, "--lanes", "video.lanes", "N|auto")
+    setting_flag(g, "--flow", "video.flow", "dis|farneback|none")
+    setting_flag(g, "--blend", "video.blend", "F")
+    setting_flag(g, "--evolve", "video.evolve", "F")
+    setting_flag(g, "--crf", "video.crf", "N")
+    setting_flag(g, "--codec", "video.codec", "NAME", "video codec: libx264 (h264), libx265 (h265), libvpx-vp9 (vp9), "
                    "prores_ks (.mov), ffv1 (.mkv) (default: by the output's extension)")
-    g.add_argument("--encoder-preset", metavar="NAME", help=about("video.preset"))
+    setting_flag(g, "--encoder-preset", "video.preset", "NAME")
     g.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
     g.add_argument("--preview", action="store_true", help="the first 3 s at width 320, dreamed with the same settings; "
                    "for one full-size still, give an image as the output (e.g. still.png)")
-    g.add_argument("--audio", metavar="FILE", help="soundtrack to react to and to write instead of the input's")
+    setting_flag(g, "--audio", "audio.file", "FILE", "soundtrack to react to and to write instead of the input's")
     g = p.add_argument_group("many GPUs or hosts (Ray)")
     g.add_argument("--ray", nargs="?", const="", metavar="ADDRESS", help="dream the lanes as Ray tasks: on the "
                    "cluster at ADDRESS, else RAY_ADDRESS or one started with `ray start --head`, else a local one "
@@ -129,17 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+", metavar="[START] OUT", help="optional start image, then the output")
     add_dream_flags(s)
     g = s.add_argument_group("zoom")
-    g.add_argument("--frames", metavar="N", help=about("zoom.frames"))
-    g.add_argument("--seconds", metavar="T", help=about("zoom.seconds"))
-    g.add_argument("--fps", metavar="F", help=about("zoom.fps"))
-    g.add_argument("--size", metavar="WxH", help=about("zoom.size"))
-    g.add_argument("--zoom", metavar="F", help=about("zoom.zoom"))
-    g.add_argument("--rotate", metavar="DEG", help=about("zoom.rotate"))
-    g.add_argument("--pan", metavar="X,Y", help=about("zoom.pan"))
-    g.add_argument("--center", metavar="X,Y", help=about("zoom.center"))
+    setting_flag(g, "--frames", "zoom.frames", "N")
+    setting_flag(g, "--seconds", "zoom.seconds", "T")
+    setting_flag(g, "--fps", "zoom.fps", "F")
+    setting_flag(g, "--size", "zoom.size", "WxH")
+    setting_flag(g, "--zoom", "zoom.zoom", "F")
+    setting_flag(g, "--rotate", "zoom.rotate", "DEG")
+    setting_flag(g, "--pan", "zoom.pan", "X,Y")
+    setting_flag(g, "--center", "zoom.center", "X,Y")
     g.add_argument("--loop", action="store_true", help="make the end lead seamlessly into the start")
-    g.add_argument("--codec", metavar="NAME", help="ffmpeg video codec, e.g. prores_ks for .mov")
-    g.add_argument("--audio", metavar="FILE", help="soundtrack to react to, written with the animation")
+    setting_flag(g, "--codec", "video.codec", "NAME", "ffmpeg video codec, e.g. prores_ks for .mov")
+    setting_flag(g, "--audio", "audio.file", "FILE", "soundtrack to react to, written with the animation")
     text = "draw the audio features (rms, onset, beat, bass, mid, high) that can drive the dream"
     s = sub.add_parser("audio", help=text, description=text)
     s.add_argument("input", help="a video, or an audio file")
@@ -159,8 +160,7 @@ def resolve_config(args):
     overrides = {}
     if getattr(args, "preview", False):
         overrides.update(PREVIEW)
-    extra = ZOOM_FLAG_KEYS if args.command == "zoom" else VIDEO_FLAG_KEYS
-    flags = {key: getattr(args, flag, None) for flag, key in {**FLAG_KEYS, **extra}.items()}
+    flags = {dest[len(SETTING):]: v for dest, v in vars(args).items() if dest.startswith(SETTING)}
     if flags.get("run.width") is not None and flags["run.width"].strip() == "0":
         raise UserError("--width 0: give a width of at least 16 pixels, or leave --width out to keep the input's size")
     if getattr(args, "loop", False):
@@ -169,7 +169,7 @@ def resolve_config(args):
     if hasattr(args, "start"):
         overrides["video.start"] = seconds(args.start, "--start")
         overrides["video.duration"] = seconds(args.duration, "--duration") or overrides.get("video.duration")
-        if args.frames is not None:
+        if flags.get("video.frames") is not None:
             overrides.pop("video.duration", None)
         if args.no_audio:
             overrides["video.audio"] = "false"
