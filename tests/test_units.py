@@ -194,19 +194,19 @@ def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
 
 
 def test_staged_items_dream_as_numpy_ones_and_host_frames_read_as_arrays(monkeypatch):
-    """The CUDA transfer path's logic on the CPU: stage() puts a frame and its flows in (here: stand-in) pinned
-    tensors and the dreamer gives the same frames as from numpy; a HostFrame waits for its copy's event and
+    """The CUDA transfer path's logic on the CPU: stage() puts a frame and its flows (float16) in (here: stand-in)
+    pinned tensors and the dreamer gives the same frames as from numpy; a HostFrame waits for its copy's event and
     reads as a numpy array."""
     from dreamvideo import config
     from dreamvideo.runner import make_dreamer
 
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(2)]
-    back = rng.normal(0, 0.5, (2, 24, 32)).astype(np.float32)
+    back = rng.normal(0, 0.5, (2, 24, 32)).astype(np.float16).astype(np.float32)  # staged flows are float16
     items = [animate.FrameIn(0, frames[0], cut=True), animate.FrameIn(1, frames[1], back, -back)]
     monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t: t.clone())  # a CPU build cannot pin
     staged = [animate.stage(i, torch.device("cuda")) for i in items]
-    assert isinstance(staged[1].frame, torch.Tensor) and isinstance(staged[1].backward, torch.Tensor)
+    assert isinstance(staged[1].frame, torch.Tensor) and staged[1].backward.dtype == torch.float16
     assert animate.stage(items[1], torch.device("cpu")) is items[1]
 
     cfg = config.load("default", sets=["model.name=tiny", "objective.spec=c2", "dream.octaves=1", "dream.steps=2"])
