@@ -49,9 +49,18 @@ class LaneIO:
 
 
 @dataclass
-class ChunkEnd:
-    """To the writer: the chunk's frames are all sent; `carry` is the lane's state after its last frame."""
+class Frame:
+    """To the writer: the dream of job frame `index`, uint8 [H,W,3] (numpy, or a HostFrame from the GPU)."""
 
+    index: int
+    pixels: object
+
+
+@dataclass
+class ChunkEnd:
+    """To the writer: `chunk`'s frames are all sent; `carry` is the lane's state after its last frame."""
+
+    chunk: plan.Chunk
     carry: Carry
 
 
@@ -144,14 +153,13 @@ def _get(q: queue.Queue, stop: threading.Event):
 
 class LaneRun:
     """One lane's remaining chunks, with a reader+flow thread ahead of it and a writer thread behind it.
-    The writer takes frames, ChunkEnd and END from the dreaming loop and drains everything it was sent, so
-    a chunk whose frames were all dreamed is finished even when the job stops."""
+    The writer takes Frame, ChunkEnd and END messages from the dreaming loop and drains everything it was
+    sent, so a chunk whose frames were all dreamed is finished even when the job stops."""
 
     def __init__(self, lane: plan.Lane, todo: list[plan.Chunk], carry: Carry | None, io: LaneIO, stop: threading.Event,
                  errors: list[BaseException]):
         self.lane, self.todo, self.carry, self.io, self.stop, self.errors = lane, todo, carry, io, stop, errors
-        self.next_index = todo[0].start
-        self.chunk_ends = {c.end for c in todo}
+        self.ends = {c.end: c for c in todo}  # job frame after a chunk's last -> that chunk
         self.inbox: queue.Queue = queue.Queue(maxsize=4)
         self.outbox: queue.Queue = queue.Queue(maxsize=8)
         self.reader = threading.Thread(target=self._guard, args=(self._produce,), daemon=True)
@@ -191,8 +199,12 @@ class LaneRun:
                 while not isinstance(msg := self.outbox.get(), ChunkEnd):
                     if msg is END:
                         return
-                    frame = np.asarray(msg)  # a HostFrame waits here for its copy from the GPU
+                    if not chunk.start <= msg.index < chunk.end:
+                        raise RuntimeError(f"frame {msg.index} reached the writer of chunk {chunk.name}")
+                    frame = np.asarray(msg.pixels)  # a HostFrame waits here for its copy from the GPU
                     writer.write(frame) if writer else held.append(frame)
+                if msg.chunk != chunk:
+                    raise RuntimeError(f"the end of {msg.chunk.name} reached the writer of chunk {chunk.name}")
                 if writer:
                     writer.close()
                     writer = None
@@ -218,14 +230,15 @@ class LaneRun:
     def next_item(self) -> FrameIn:
         return _get(self.inbox, self.stop)
 
-    def emit(self, frame: np.ndarray, carry: Carry) -> bool:
-        """Hand a dreamed frame to the writer; returns False once the lane is finished."""
+    def emit(self, item: FrameIn, frame, carry: Carry) -> bool:
+        """Hand the dream of `item` to the writer (and, after a chunk's last frame, the carry); returns False once
+        the lane is finished."""
         self.carry = carry
-        self._send(frame)
-        self.next_index += 1
-        if self.next_index in self.chunk_ends:
-            self._send(ChunkEnd(carry.to("cpu", copy=True)))
-        return self.next_index < self.todo[-1].end
+        index = item.index - self.io.start  # the job's frame number
+        self._send(Frame(index, frame))
+        if index + 1 in self.ends:
+            self._send(ChunkEnd(self.ends[index + 1], carry.to("cpu", copy=True)))
+        return index + 1 < self.todo[-1].end
 
     def end(self) -> None:
         try:
@@ -246,7 +259,7 @@ def dream_lanes(runs: list[LaneRun], vd: VideoDreamer, progress, stop: threading
         while active:
             items = [r.next_item() for r in active]
             frames, carries = vd.step(items, [r.carry for r in active])
-            active = [r for r, f, c in zip(active, frames, carries) if r.emit(f, c)]
+            active = [r for r, item, f, c in zip(active, items, frames, carries) if r.emit(item, f, c)]
             if progress:
                 progress(len(items))
     except _Stop:
