@@ -13,7 +13,7 @@ import numpy as np
 import skimage.data
 
 from dreamvideo import config, metrics, video
-from dreamvideo.animate import zoom_step_flow
+from dreamvideo.zoomloop import zoom_step_flow
 from dreamvideo.cli import main as cli
 from dreamvideo.images import write_image
 

@@ -1,10 +1,11 @@
-"""The feedback loops. Video: each lane carries its dream from frame to frame along the optical flow.
+"""The video feedback loop: each lane carries its dream from frame to frame along the optical flow.
 
 Keyframes (a lane's first frame, the first after a cut) get the full octave dream, its new detail softened to
 what motion can carry. Later frames carry the keyframe's detail by composing the flows back to the keyframe and
 resampling that detail once (re-warping every frame would blur it away), plus what later frames added, warped
-from the previous frame. Detail is carried only where it can be trusted: the forward-backward check along the
-way, and the content there still matching what the detail was dreamed on (so a person who leaves takes their
+from the previous frame. Detail is carried only where it can be trusted: each step from inside the previous
+frame onto matching content (and, with video.consistency, flows that agree), and the content there still
+matching what the detail was dreamed on (so a person who leaves takes their
 dream along: no ghosts); once dropped at a pixel it is not carried there again. The dream's local energy is
 held at the keyframe's from both sides: excess decays, and the frame is dreamed a little at its finest octaves
 (the coarser one on every second frame), each pixel as much as its dream falls short: new and changed content
@@ -20,6 +21,7 @@ import torch
 
 from . import engine, flow
 from .images import to_tensor
+from .staging import to_frames
 
 STATE_VERSION = "carry-3"  # in the job identity: a work folder of another version starts afresh
 
@@ -53,18 +55,6 @@ class FrameIn:
     backward: np.ndarray | None = None  # float32 [2,H,W] flow to the previous frame (pinned fp16 after stage())
     forward: np.ndarray | None = None  # float32 [2,H,W] flow from the previous frame (idem)
     cut: bool = False  # first frame of a shot
-
-
-def stage(item: FrameIn, device: torch.device) -> FrameIn:
-    """For a CUDA device: the item's frame and flows copied into pinned (page-locked) host memory, in the
-    reader thread, so that the dreaming loop's uploads are asynchronous (non_blocking) and overlap the GPU's
-    work; flows as float16, half the bytes (measured on the look clips: flicker and persistence within 1 %).
-    PyTorch's pinned-memory cache reuses the buffers once their copies are done. Elsewhere the item as it is."""
-    if device.type != "cuda":
-        return item
-    pin = lambda a: None if a is None else torch.from_numpy(a).pin_memory()  # noqa: E731
-    half = lambda a: None if a is None else torch.from_numpy(a).half().pin_memory()  # noqa: E731
-    return replace(item, frame=pin(item.frame), backward=half(item.backward), forward=half(item.forward))
 
 
 def frame_generator(seed: int, index: int) -> torch.Generator:
@@ -243,7 +233,7 @@ class VideoDreamer:
             for i, o, c in zip(tick.light, *self._continue(s, [items[i] for i in tick.light], [moved[i] for i in tick.light],
                                                            tick.rebase, nums and nums.pick(tick.light))):
                 out[i], new[i] = o, c
-        return _to_frames(out), new
+        return to_frames(out), new
 
     def _key(self, s, items: list[FrameIn], nums=None) -> tuple[list[torch.Tensor], list[Carry]]:
         """Keyframes: the full octave dream, its new detail softened. Returns outputs [1,3,H,W] and carries."""
@@ -304,35 +294,6 @@ class VideoDreamer:
         return carried + engine.gaussian_blur(detail - carried, v.soften)
 
 
-class HostFrame:
-    """A dreamed frame on its way to the host: uint8 [H,W,3] in pinned memory, its copy queued behind the
-    GPU's work. numpy() (or np.asarray) waits for that copy alone; the writer thread does, not the loop."""
-
-    def __init__(self, host: torch.Tensor, done):
-        self.host, self.done = host, done  # done: a torch.cuda.Event recorded after the copy
-
-    def numpy(self) -> np.ndarray:
-        self.done.synchronize()
-        return self.host.numpy()
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        return self.numpy() if dtype is None else self.numpy().astype(dtype)
-
-
-def _to_frames(out: list[torch.Tensor]) -> list:
-    """[1,3,H,W] float frames on the device -> uint8 [H,W,3] on the host: the tick's one read-back of frames.
-    On CUDA the copies go to pinned memory without waiting (HostFrame); elsewhere numpy arrays."""
-    u8 = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0) for o in out]
-    if not u8 or u8[0].device.type != "cuda":
-        return [u.cpu().numpy() for u in u8]
-    hosts = [torch.empty(u.shape, dtype=torch.uint8, pin_memory=True) for u in u8]
-    for h, u in zip(hosts, u8):
-        h.copy_(u, non_blocking=True)
-    done = torch.cuda.Event()
-    done.record()
-    return [HostFrame(h, done) for h in hosts]
-
-
 def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str, width: int = 0,
                   forward: bool = True) -> tuple:
     """Backward flow [2,H,W] between consecutive input frames and, when `forward` (video.consistency), the
@@ -343,55 +304,3 @@ def prepare_flows(prev: np.ndarray | None, cur: np.ndarray, method: str, width: 
         return flow.estimate(cur, prev, method, width), None
     ahead = flow.pool().submit(flow.estimate, prev, cur, method, width)  # OpenCV lets go of the GIL: both at once
     return flow.estimate(cur, prev, method, width), ahead.result()
-
-
-def zoom_step_flow(h: int, w: int, zcfg, fps) -> torch.Tensor:
-    """Backward flow [1,2,H,W] of one frame: the per-second zoom, rotation and pan spread over fps frames."""
-    pan = zcfg.pan  # (x, y) pixels per second; an animated pan is resolved to one before (reactive.Animator)
-    return flow.zoom_flow(h, w, zcfg.zoom ** (1 / float(fps)), zcfg.rotate / float(fps),
-                          (pan[0] / float(fps), pan[1] / float(fps)), zcfg.center)
-
-
-def zoom_frames(dreamer, start: torch.Tensor, zcfg, fps, count: int, animator=None):
-    """The zoom feedback loop: yields `count` float frames [1,3,H,W]. Each frame is the previous one zoomed
-    (sub-pixel, in float: never re-quantized), dreamed a few steps and pulled toward the first frame's colours.
-    An active `animator` gives each frame its own zoom, rotation, dream settings and objective."""
-    from . import color
-
-    seed = dreamer.cfg.run.seed
-    animated = animator is not None and animator.active
-    s = animator.at(0) if animated else None
-    frame = dreamer.dream(start, frame_generator(seed, 0), None, s.dream if s else None, s.objective if s else None)
-    anchor = color.stats(frame)
-    yield frame
-    motion, step_flow = None, None
-    for i in range(1, count):
-        s = animator.at(i) if animated else None
-        z = s.zoom if s else zcfg
-        if (z.zoom, z.rotate, z.pan) != motion:  # the step flow changes only when the motion does
-            motion, step_flow = (z.zoom, z.rotate, z.pan), zoom_step_flow(*frame.shape[-2:], z, fps).to(frame.device)
-        d = s.dream if s else dreamer.cfg.dream
-        step_cfg = replace(d, octaves=zcfg.octaves, steps=zcfg.steps if not s or "dream.steps" not in animator.values
-                           else d.steps, from_noise=False)
-        frame = flow.warp(frame, step_flow)
-        frame = dreamer.dream(frame, frame_generator(seed, i), None, step_cfg, s.objective if s else None)
-        frame = color.match(frame, anchor, zcfg.color)
-        yield frame
-
-
-def looped(frames, count: int, overlap: int, progress=None):
-    """Make `count` frames loop from `count + overlap` rendered ones: the first `overlap` frames are crossfaded
-    from the frames that follow the last one, so frame count-1 leads into frame 0 like any two neighbours.
-    `progress(1)` is told of each rendered frame, the held head included."""
-    head = []
-    for i, f in enumerate(frames):
-        if progress:
-            progress(1)
-        if i < overlap:
-            head.append(f.cpu())
-        elif i < count:
-            yield i, f
-        else:
-            k = i - count
-            t = k / overlap  # 0 at the seam: pure continuation; toward 1: the original head
-            yield k, (1 - t) * f + t * head[k].to(f.device)

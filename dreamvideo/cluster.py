@@ -184,7 +184,7 @@ def dream_segment(seg: Segment, tracker) -> None:
     """The Ray task: dream one lane's chunks into the shared work folder, or send them back to the driver."""
     import ray
 
-    from .job import LaneIO, LaneRun, dream_lanes
+    from .lanerun import LaneIO, LaneRun, dream_lanes
     from .reactive import Animator
     from .runner import make_dreamer, set_threads
 

@@ -65,7 +65,7 @@ def resize_to_width(rgb: np.ndarray, width: int) -> np.ndarray:
 
 def to_tensor(frames, device="cpu"):
     """uint8 [H,W,3] array or tensor (or a list of arrays) -> float32 [B,3,H,W] in [0,1] on `device`. From
-    pinned memory (animate.stage) the upload is asynchronous."""
+    pinned memory (staging.stage) the upload is asynchronous."""
     import torch
 
     if isinstance(frames, torch.Tensor):

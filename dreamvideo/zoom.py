@@ -6,7 +6,7 @@ from dataclasses import replace
 import torch
 
 from . import images, mux, video
-from .animate import looped, zoom_frames
+from .zoomloop import looped, zoom_frames
 from .config import Config
 from .errors import UserError
 from .output import output_spec

@@ -3,7 +3,6 @@
 Each test pins one mechanism: carrying along the flow, the consistency mask, the photometric checks, the
 refresh of what falls short (reveal boost), re-keying by continuing, and the temporal pull."""
 import numpy as np
-import pytest
 import torch
 
 from dreamvideo import animate, config, flow

@@ -103,7 +103,7 @@ def test_bass_drives_the_zoom():
     """The zoom factor follows the bass envelope, and with it the flow of each frame's zoom step."""
     import torch
 
-    from dreamvideo.animate import zoom_step_flow
+    from dreamvideo.zoomloop import zoom_step_flow
 
     cfg = config.load("default", sets=["model.name=tiny", "objective.spec=c2", "zoom.zoom=1 + 2*bass"])
     bass = np.r_[np.zeros(12), np.ones(12)]  # silent half a second, then full bass (features per frame)

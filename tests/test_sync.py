@@ -85,7 +85,7 @@ def test_a_video_tick_reads_back_once_for_the_whole_batch(monkeypatch):
     items = [FrameIn(10 + 50 * k, np.zeros((h, w, 3), np.uint8), flows, flows) for k in range(3)]
     reads = []
     monkeypatch.setattr(torch.Tensor, "tolist", lambda self: reads.append(self.shape) or [1.0] * len(self))
-    monkeypatch.setattr(animate, "_to_frames", lambda out: [o.shape for o in out])  # the output read-back
+    monkeypatch.setattr(animate, "to_frames", lambda out: [o.shape for o in out])  # the output read-back
     with SyncLog() as log:
         frames, new = vd.step(items, carries)
     assert len(frames) == 3 and all(c.extra.device.type == "meta" for c in new)

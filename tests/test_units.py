@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dreamvideo import animate, color, flow, lanes, mux
+from dreamvideo import animate, color, flow, lanes, mux, staging, zoomloop
 from dreamvideo.video import AudioStream, VideoInfo
 
 
@@ -93,7 +93,7 @@ def test_plan_lanes_splits_at_cuts_near_the_even_split_and_warms_up_elsewhere():
 def test_looped_crossfades_the_head_with_what_follows_the_end():
     frames = [torch.full((1, 1, 1, 1), float(i)) for i in range(12)]  # 10 frames, overlap 2: render 12
     seen = []
-    out = dict(animate.looped(iter(frames), 10, 2, seen.append))
+    out = dict(zoomloop.looped(iter(frames), 10, 2, seen.append))
     assert sorted(out) == list(range(10)) and len(seen) == 12
     assert [float(out[k]) for k in range(2, 10)] == [float(k) for k in range(2, 10)]
     assert float(out[0]) == 10.0  # the seam: pure continuation of frame 9
@@ -205,9 +205,9 @@ def test_staged_items_dream_as_numpy_ones_and_host_frames_read_as_arrays(monkeyp
     back = rng.normal(0, 0.5, (2, 24, 32)).astype(np.float16).astype(np.float32)  # staged flows are float16
     items = [animate.FrameIn(0, frames[0], cut=True), animate.FrameIn(1, frames[1], back, -back)]
     monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t: t.clone())  # a CPU build cannot pin
-    staged = [animate.stage(i, torch.device("cuda")) for i in items]
+    staged = [staging.stage(i, torch.device("cuda")) for i in items]
     assert isinstance(staged[1].frame, torch.Tensor) and staged[1].backward.dtype == torch.float16
-    assert animate.stage(items[1], torch.device("cpu")) is items[1]
+    assert staging.stage(items[1], torch.device("cpu")) is items[1]
 
     cfg = config.load("default", sets=["model.name=tiny", "objective.spec=c2", "dream.octaves=1", "dream.steps=2"])
 
@@ -226,7 +226,7 @@ def test_staged_items_dream_as_numpy_ones_and_host_frames_read_as_arrays(monkeyp
         def synchronize(self):
             Event.waited = True
 
-    hf = animate.HostFrame(torch.from_numpy(frames[0]), Event())
+    hf = staging.HostFrame(torch.from_numpy(frames[0]), Event())
     assert np.array_equal(np.asarray(hf), frames[0]) and Event.waited
 
 
@@ -234,7 +234,7 @@ def test_staged_items_dream_as_numpy_ones_and_host_frames_read_as_arrays(monkeyp
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_tick_reads_back_through_pinned_memory_the_same_frames():
     out = [torch.rand(1, 3, 36, 64, device="cuda") for _ in range(3)]
-    frames = animate._to_frames(out)
-    assert all(isinstance(f, animate.HostFrame) and f.host.is_pinned() for f in frames)
+    frames = staging.to_frames(out)
+    assert all(isinstance(f, staging.HostFrame) and f.host.is_pinned() for f in frames)
     want = [(o.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy() for o in out]
     assert all(np.array_equal(np.asarray(f), w) for f, w in zip(frames, want))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dreamvideo import config, metrics, video
-from dreamvideo.animate import zoom_step_flow
+from dreamvideo.zoomloop import zoom_step_flow
 from dreamvideo.cli import main
 from dreamvideo.images import write_image
 
