@@ -209,6 +209,13 @@ def check_output(dst: str, existing: list[str], overwrite: bool, inputs: list[st
         raise UserError(f"output exists: {what} (add --overwrite to replace it)")
 
 
+def say(line: str) -> None:
+    """A line for the person running the command, printed above the progress bar (not through it)."""
+    from tqdm import tqdm
+
+    tqdm.write(line)
+
+
 def progress_bar(desc: str, unit: str = "step"):
     """A tqdm bar whose rate (and so its ETA) is the average since the first unit finished: the first frame of
     a video or zoom is a full dream, many times the cost of the frames that follow."""
@@ -323,7 +330,7 @@ def cmd_video(args) -> int:
     if args.ray is not None:
         from .cluster import Cluster
 
-        cluster = Cluster(args.ray, args.ray_copy, print if args.verbose else None)
+        cluster = Cluster(args.ray, args.ray_copy, say if args.verbose else None)
     from .job import dream_video
 
     return render(lambda progress: dream_video(args.input, args.output, cfg, progress, cluster), args.output,

@@ -11,6 +11,7 @@ cluster and the manifest records each chunk as soon as it is complete: a rerun r
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -36,6 +37,7 @@ def connect(address: str):
     except ImportError:
         raise UserError(f"--ray needs Ray, which is not installed: {INSTALL} (`make install` includes it)") from None
     if not ray.is_initialized():
+        check_reachable(address or os.environ.get("RAY_ADDRESS", ""))
         try:
             ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
                      logging_level="ERROR", configure_logging=False)
@@ -44,6 +46,19 @@ def connect(address: str):
             raise UserError(f"cannot start or reach Ray at {where}: {str(e).splitlines()[0]}; check the address "
                             f"(ray status on the head node)") from None
     return ray
+
+
+def check_reachable(address: str, seconds: float = 5.0) -> None:
+    """A cluster address HOST:PORT (or ray://HOST:PORT) that does not answer is refused in one line at once
+    (Ray itself would retry for minutes); `auto` and an empty address are left to Ray."""
+    m = re.fullmatch(r"(?:ray://)?\[?([\w.:-]+?)\]?:(\d+)", address.strip())
+    if not m:
+        return
+    try:
+        socket.create_connection((m.group(1), int(m.group(2))), timeout=seconds).close()
+    except OSError as e:
+        raise UserError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}; check the address "
+                        f"(`ray status` on the head node shows it) and that this machine can reach it") from None
 
 
 @dataclass

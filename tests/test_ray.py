@@ -142,3 +142,16 @@ def test_without_ray_installed_one_line_says_how_to_install_it(clip, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install 'dreamvideo[ray]'" in err[0]
     assert not os.path.exists(out) and not os.path.exists(out + ".dreamvideo-work")
+
+
+def test_an_unreachable_cluster_is_refused_in_one_line_at_once(clip, tmp_path):
+    import subprocess
+
+    out = str(tmp_path / "out.mp4")
+    t = time.time()
+    r = subprocess.run([sys.executable, "-m", "dreamvideo", clip, out, "--ray", "127.0.0.1:1"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and time.time() - t < 60
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "cannot reach the Ray cluster at 127.0.0.1:1" in err[0]
+    assert not os.path.exists(out) and not os.path.exists(out + ".dreamvideo-work")
