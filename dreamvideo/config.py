@@ -39,7 +39,13 @@ def fps_text(fps: Fraction) -> str:
 
 
 def pair_text(sep: str):
-    return lambda pair: "" if pair is None else sep.join(repr(v).removesuffix(".0") for v in pair)
+    def text(pair) -> str:
+        if pair is None:
+            return ""
+        if any(hasattr(v, "text") for v in pair):  # an animated pan
+            return " ; ".join(v.text for v in pair)
+        return sep.join(repr(v).removesuffix(".0") for v in pair)
+    return text
 
 
 MAX_LANES = 64
@@ -235,9 +241,9 @@ def parse_fps(text: str) -> Fraction:
     return exact_fps(text.strip()) if "/" not in text else fps
 
 
-def parse_pan(text: str) -> tuple[float, float] | str:
-    """'x,y' -> two numbers (empty: no pan); an animated pan 'X ; Y' (each side keyframes or an expression) is
-    checked and kept as text, resolved frame by frame (reactive.Animator)."""
+def parse_pan(text: str) -> tuple:
+    """'x,y' -> two numbers (empty: no pan); an animated pan 'X ; Y' -> two schedule.Animated (each side a
+    number, keyframes or an expression), resolved frame by frame (reactive.Animator)."""
     if ";" not in text:
         return parse_pair(text, "pan") or (0.0, 0.0)
     from .schedule import parse
@@ -245,9 +251,7 @@ def parse_pan(text: str) -> tuple[float, float] | str:
     sides = text.split(";")
     if len(sides) != 2:
         raise UserError(f"bad pan '{text}': give 'X ; Y', each a number, keyframes or an expression")
-    for side in sides:
-        parse(side)
-    return text.strip()
+    return tuple(parse(side) for side in sides)
 
 
 def parse_pair(text: str, what: str, positive: bool = False) -> tuple[float, float] | None:
@@ -283,7 +287,7 @@ def _convert(s: Setting, value):
 
         animated = parse(value)  # raises UserError naming the position
         if not isinstance(animated, Constant):
-            return animated.text
+            return animated  # keyframes or an expression: the animator asks it for a number per frame
         value = animated.number if kind is float else value
     if s.meta.parse is not None:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -397,8 +401,11 @@ def to_toml(cfg: Config) -> str:
         lines.append(f"[{section}]")
         for name, value in values.items():
             m = settings[f"{section}.{name}"].meta
+            value = getattr(getattr(cfg, section), name)  # as held, not deep-copied
             if m.text is not None and not isinstance(value, str):
                 value = m.text(value)
+            elif hasattr(value, "text"):  # an animated value
+                value = value.text
             if isinstance(value, bool):
                 text = "true" if value else "false"
             elif isinstance(value, str):

@@ -29,11 +29,21 @@ def objective_keyframes(spec: str) -> schedule.Keyframes | None:
 _WEIGHT = re.compile(r"\[([^\[\]]*)\]")  # "[0.5 + bass]*mixed4": an animated weight in an objective spec
 
 
+def animated_values(cfg: Config) -> dict[str, schedule.Animated]:
+    """The settings that are animated (keyframes or expressions), as loaded: key -> schedule.Animated."""
+    values = {key: _get(cfg, key) for key in animatable()}
+    return {key: v for key, v in values.items() if isinstance(v, schedule.Animated)}
+
+
+def animated_pan(cfg: Config) -> tuple | None:
+    pan = cfg.zoom.pan
+    return pan if any(isinstance(v, schedule.Animated) for v in pan) else None
+
+
 def needs_audio(cfg: Config) -> bool:
-    texts = [_get(cfg, key) for key in animatable() if isinstance(_get(cfg, key), str)]
-    texts += _WEIGHT.findall(cfg.objective.spec or "")
-    texts += cfg.zoom.pan.split(";") if isinstance(cfg.zoom.pan, str) else []
-    return any(schedule.parse(text).uses_audio for text in texts)
+    animated = list(animated_values(cfg).values()) + list(animated_pan(cfg) or ())
+    animated += [schedule.parse(text) for text in _WEIGHT.findall(cfg.objective.spec or "")]
+    return any(a.uses_audio for a in animated)
 
 
 def _get(cfg: Config, key: str):
@@ -47,10 +57,9 @@ class Animator:
     def __init__(self, cfg: Config, dreamer, fps: Fraction, features: dict[str, np.ndarray] | None = None,
                  first: int = 0):
         self.cfg, self.dreamer, self.fps, self.features, self.first = cfg, dreamer, float(fps), features, first
-        self.values = {key: schedule.parse(_get(cfg, key)) for key in animatable() if isinstance(_get(cfg, key), str)}
+        self.values = animated_values(cfg)
         self.specs = objective_keyframes(cfg.objective.spec)
-        animated_pan = isinstance(cfg.zoom.pan, str)  # 'X ; Y'
-        self.pan = [schedule.parse(side) for side in cfg.zoom.pan.split(";")] if animated_pan else None
+        self.pan = animated_pan(cfg)
 
     @property
     def active(self) -> bool:

@@ -26,10 +26,20 @@ _KEY = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([sf]?)\s*:")
 
 
 class Animated:
-    """A setting's value at a moment: value(t seconds, frame number, {feature: value in [0,1]})."""
+    """A setting's value at a moment: value(t seconds, frame number, {feature: value in [0,1]}). Settings hold
+    one where a value is animated; two are equal when their texts are (saved settings read back equal)."""
 
     text: str
     uses_audio = False
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Animated) and type(other) is type(self) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.text))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.text!r})"
 
     def value(self, t: float, frame: int, features: Mapping[str, float] = {}, fps: float = 25.0) -> float:
         """The value at t seconds (frame number `frame`, frame rate `fps` for keyframes given in frames)."""
