@@ -230,3 +230,5 @@ def dream_segment(seg: Segment, tracker) -> None:
         run = LaneRun(seg.lane, seg.todo, carry, io, stop, errors)
         report = lambda n: tracker.put.remote(("frames", seg.lane.number, n, host, time.time()))  # noqa: E731
         dream_lanes([run], vd, report, stop, errors)
+        # calls from one worker reach the actor in order: once this one is in, so are all its frame counts
+        ray.get(tracker.put.remote(("end", seg.lane.number, 0, host, None)))

@@ -100,7 +100,8 @@ class VideoConfig:
     light_steps: int = setting(1, "ascent steps per octave on later frames", limits=(0, 100))
     light_step: float = setting(0.25, "later frames' step size, relative to dream.step_size", limits=(0.0, 10.0),
                                 animated=True)
-    refresh_octaves: int = setting(2, "the finest octaves later frames are dreamed at", limits=(1, 12))
+    refresh_octaves: int = setting(0, "the finest octaves later frames are dreamed at (0: by the frame's width, 2 "
+                                      "up to about 500 px, more above, at most dream.octaves)", limits=(0, 12))
     coarse_every: int = setting(2, "all refresh octaves on every Nth frame, the finest alone on the others (cost)",
                                 limits=(1, 1000))
     reveal_boost: float = setting(8.0, "step multiplier where the dream falls short of the keyframe's energy "

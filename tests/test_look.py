@@ -292,3 +292,22 @@ def test_evolve_keeps_the_dream_changing():
         return float((last - key).abs().mean() / key.abs().mean())
 
     assert drift(["video.evolve=2"]) > 1.5 * drift([])  # measured 0.185 against 0.099
+
+
+def test_refresh_reaches_coarser_octaves_on_bigger_frames(monkeypatch):
+    """video.refresh_octaves = 0 refreshes 2 octaves up to about 500 px wide and more above (the coarse dream of
+    a big frame faded otherwise); a number given is used as it is."""
+    from dreamvideo import engine
+    from dreamvideo.animate import refresh_octaves
+    from dreamvideo.config import DreamConfig
+
+    assert [refresh_octaves(w, DreamConfig()) for w in (256, 504, 640, 960, 1920)] == [2, 2, 3, 4, 4]
+    assert refresh_octaves(1920, DreamConfig(octaves=2)) == 2
+    seen = []
+    real = engine.refine
+    monkeypatch.setattr(engine, "refine", lambda *a, **k: seen.append(a[6]) or real(*a, **k))
+    big = [np.ascontiguousarray(np.tile(f, (1, 7, 1))[:, :640]) for f in pan(3, speed=2)]
+    d = dreamer("dream.octaves=4")
+    run(d, big)
+    run(d, big, ["video.refresh_octaves=2"])
+    assert seen == [1, 3, 1, 2]  # odd frames: the finest alone (coarse_every); even frames: all of them
