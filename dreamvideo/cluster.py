@@ -15,7 +15,6 @@ import re
 import socket
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, replace
 
 from . import lanes as plan
@@ -98,8 +97,8 @@ class Cluster:
         """Dream `segments` [(lane, chunks to do, carry before them)] of `job` as Ray tasks, recording each
         chunk in the job's manifest as it is complete."""
         ray = self.ray
-        gpus = ray.cluster_resources().get("GPU", 0)
-        cpus = max(1, min(threads or 1, int(ray.cluster_resources().get("CPU", 1))))
+        res = ray.cluster_resources()
+        gpus, cpus = res.get("GPU", 0), max(1, min(threads or 1, int(res.get("CPU", 1))))
         task = ray.remote(dream_segment).options(max_retries=RETRIES, retry_exceptions=False,
                                                  **({"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": cpus}))
         copies = {}
@@ -228,7 +227,7 @@ def dream_segment(seg: Segment, tracker) -> None:
         stop, errors = threading.Event(), []
         carry = seg.carry.to(dreamer.device) if seg.carry is not None else None
         run = LaneRun(seg.lane, seg.todo, carry, io, stop, errors)
-        report = lambda n: tracker.put.remote(("frames", seg.lane.number, n, host, time.time()))  # noqa: E731
+        report = lambda n: tracker.put.remote(("frames", seg.lane.number, n, host, None))  # noqa: E731
         dream_lanes([run], vd, report, stop, errors)
         # calls from one worker reach the actor in order: once this one is in, so are all its frame counts
         ray.get(tracker.put.remote(("end", seg.lane.number, 0, host, None)))

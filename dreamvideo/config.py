@@ -1,7 +1,7 @@
 """Settings: frozen dataclasses, TOML presets from configs/, --config FILE and --set section.key=value."""
 from __future__ import annotations
 
-import dataclasses
+import functools
 import math
 import re
 import tomllib
@@ -32,10 +32,6 @@ class Meta:
 def setting(default, help: str, **meta):
     """A dataclass field with its default and its Meta."""
     return field(default=default, metadata={"meta": Meta(help, **meta)})
-
-
-def fps_text(fps: Fraction) -> str:
-    return str(fps)
 
 
 def pair_text(sep: str):
@@ -139,7 +135,7 @@ class ZoomConfig:
     seconds: float = setting(4.0, "length (frames wins when set)", limits=(0.0, 3600.0))
     frames: int = setting(0, "number of frames (wins over seconds)", limits=(0, 10**6))
     fps: Fraction = setting(Fraction(24), "frames per second, e.g. 24, 29.97 or 30000/1001", parse=lambda t: parse_fps(t),
-                            text=fps_text)
+                            text=str)
     size: tuple | None = setting(None, "WxH; empty: the start image's size, or 512x512 from noise",
                                  parse=lambda t: parse_pair(t, "size", positive=True), text=pair_text("x"))
     zoom: float = setting(1.2, "zoom factor per second (>1 zooms in)", limits=(0.0, 100.0), strict=True, animated=True)
@@ -196,8 +192,9 @@ class Setting:
     meta: Meta
 
 
+@functools.lru_cache(maxsize=1)
 def schema() -> dict[str, Setting]:
-    """Every setting, 'section.name' -> Setting, derived from the dataclasses above."""
+    """Every setting, 'section.name' -> Setting, derived once from the dataclasses above (do not modify)."""
     out = {}
     for s in fields(Config):
         for f in fields(s.default_factory):
@@ -397,12 +394,10 @@ def check_optimizer(dream: DreamConfig) -> None:
 def to_toml(cfg: Config) -> str:
     """The resolved settings as TOML text (readable back with --config)."""
     lines = []
-    settings = schema()
-    for section, values in dataclasses.asdict(cfg).items():
-        lines.append(f"[{section}]")
-        for name, value in values.items():
-            m = settings[f"{section}.{name}"].meta
-            value = getattr(getattr(cfg, section), name)  # as held, not deep-copied
+    for section in fields(cfg):
+        lines.append(f"[{section.name}]")
+        for f in fields(section.default_factory):
+            value, m = getattr(getattr(cfg, section.name), f.name), f.metadata["meta"]
             if m.text is not None and not isinstance(value, str):
                 value = m.text(value)
             elif hasattr(value, "text"):  # an animated value
@@ -413,6 +408,6 @@ def to_toml(cfg: Config) -> str:
                 text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
             else:
                 text = repr(value)
-            lines.append(f"{name} = {text}")
+            lines.append(f"{f.name} = {text}")
         lines.append("")
     return "\n".join(lines)
