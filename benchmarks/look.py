@@ -37,7 +37,8 @@ ROOT = os.path.dirname(HERE)
 
 
 def clips(width: int) -> dict:
-    """name -> (frames, cuts, object masks or None, ideal carry or None: keyframe detail -> frames)."""
+    """name -> (frames, cuts, object masks or None, ideal carry or None: keyframe detail -> frames, true flows or
+    None)."""
     import skimage.data
     from dreamvideo import config, synth, video
     from dreamvideo.lanes import find_cuts
@@ -54,10 +55,11 @@ def clips(width: int) -> dict:
     path = synth.camera_path(photo.shape, size, 250)
     camera = synth.camera(photo, size, 250)
     smoke = synth.smoke(skimage.data.rocket(), size, 125)
-    return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path)),
-            "passer": (passer, set(), masks, None),
-            "smoke": (smoke, set(), None, lambda d: synth.smoke_glued(smoke, d)),
-            "cut": (cut, set(cuts), None, None)}
+    return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path),
+                       synth.camera_flows(photo.shape, size, path)),
+            "passer": (passer, set(), masks, None, None),
+            "smoke": (smoke, set(), None, lambda d: synth.smoke_glued(smoke, d), synth.smoke_flows(size, 125)),
+            "cut": (cut, set(cuts), None, None, None)}
 
 
 def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: str) -> None:
@@ -97,7 +99,7 @@ def dreamed(checkout: str, clip_file: str, name: str, sets: list[str]) -> tuple[
     return list(saved["out"]), float(saved["ms"])
 
 
-def measure(name, frames, cuts, masks, out, light) -> dict:
+def measure(name, frames, cuts, masks, truth, out, light) -> dict:
     from dreamvideo import metrics
 
     flows = metrics.input_flows(frames)
@@ -107,6 +109,7 @@ def measure(name, frames, cuts, masks, out, light) -> dict:
            "flicker": metrics.warping_error(out, flows, cuts) / metrics.warping_error(frames, flows, cuts),
            "flicker_low": metrics.warping_error(out, flows, cuts, 1.0) / metrics.warping_error(frames, flows, cuts, 1.0),
            "strength": metrics.strength(out, frames), "detail": metrics.detail(out) / metrics.detail(frames),
+           "true_flicker": metrics.true_flicker(out, frames, truth) if truth else float("nan"),
            "ghost": metrics.ghost(out, frames, masks) if masks else float("nan"), "ms_light": light}
     return row
 
@@ -138,14 +141,14 @@ def main() -> None:
     from dreamvideo import config
 
     print(f"video settings: {config.load('default', sets=args.set).video}")
-    print("| clip | frames | persistence strength | persistence detail | flicker | low flicker | strength | detail | ghost "
-          "| ms per non-key frame |\n|---|---|---|---|---|---|---|---|---|---|")
+    print("| clip | frames | persistence strength | persistence detail | flicker | low flicker | true flicker | strength "
+          "| detail | ghost | ms per non-key frame |\n|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         clip_file = os.path.join(tmp, "clips.npz")
         chosen = {k: c for k, c in clips(args.width).items() if not args.only or k in args.only}
         np.savez(clip_file, **{k: np.stack(c[0]) for k, c in chosen.items()},
                  **{k + "_cuts": np.array(sorted(c[1]), int) for k, c in chosen.items()})
-        for name, (frames, cuts, masks, ideal) in chosen.items():
+        for name, (frames, cuts, masks, ideal, truth) in chosen.items():
             rows, outs, ms_before, ms_now = [], [], [], []
             for _ in range(args.repeat):  # the versions alternate; each one's fastest run is its cost
                 if args.before:
@@ -154,20 +157,20 @@ def main() -> None:
                 out, ms = dreamed(ROOT, clip_file, name, args.set)
                 ms_now.append(ms)
             if args.before:
-                rows.append(measure(f"{name}, before", frames, cuts, masks, before, min(ms_before)))
+                rows.append(measure(f"{name}, before", frames, cuts, masks, truth, before, min(ms_before)))
                 outs.append(before)
             ms = min(ms_now)
             outs.append(out)
-            rows.append(measure(name if not args.before else f"{name}, now", frames, cuts, masks, out, ms))
+            rows.append(measure(name if not args.before else f"{name}, now", frames, cuts, masks, truth, out, ms))
             if args.before:
                 rows[-1]["clip"] += f" ({ms / rows[0]['ms_light']:.2f}x the cost)"
             if ideal:  # our keyframe's dream moved with the true motion: the least flicker a dream this strong has
-                rows.append(measure(f"{name}, ideal carry", frames, cuts, masks,
+                rows.append(measure(f"{name}, ideal carry", frames, cuts, masks, truth,
                                     ideal((out[0].astype(np.float32) - frames[0]) / 255), float("nan")))
             for r in rows:
                 print(f"| {r['clip']} | {r['frames']} | {r['persist_strength']:.2f} | {r['persist_detail']:.2f} | "
-                      f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['strength']:.4f} | {r['detail']:.2f} | "
-                      f"{r['ghost']:.2f} | {r['ms_light']:.0f} |", flush=True)
+                      f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['true_flicker']:.2f} | {r['strength']:.4f} | "
+                      f"{r['detail']:.2f} | {r['ghost']:.2f} | {r['ms_light']:.0f} |", flush=True)
             if args.strip:
                 first = min(cuts) if cuts else len(frames)
                 strip(f"{args.strip}-{name}.jpg", frames[:first], [o[:first] for o in outs])

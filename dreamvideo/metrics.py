@@ -46,6 +46,14 @@ def warping_error(frames: list[np.ndarray], flows, cuts: set[int] = frozenset(),
     return float(np.mean(errors))
 
 
+def true_flicker(out: list[np.ndarray], inp: list[np.ndarray], true_flows: list, sigma: float = 0.0) -> float:
+    """Flicker along known motion (synthetic clips): E_warp of `out` over E_warp of `inp` under the true backward
+    flows [1,2,H,W] of each pair, pixels whose source lies inside the frame. Unlike the ratio under the input's
+    DIS flow, it does not favour a dream carried with that same flow."""
+    flows = [(f, flow.inside(f)) for f in true_flows]
+    return warping_error(out, flows, sigma=sigma) / warping_error(inp, flows, sigma=sigma)
+
+
 def strength(out: list[np.ndarray], inp: list[np.ndarray]) -> float:
     """Mean |output - input| over pixels and frames, RGB in [0,1]."""
     return float(np.mean([np.abs(o.astype(np.float32) - i) .mean() / 255 for o, i in zip(out, inp)]))

@@ -108,6 +108,21 @@ def camera(photo: np.ndarray, size=(256, 144), frames: int = 250, seed: int = 0)
     return [_affine(photo, size, *p) for p in camera_path(photo.shape, size, frames, seed)]
 
 
+def camera_flows(photo_shape, size, path: list[tuple]) -> list:
+    """The true backward flow [1,2,H,W] (torch float32, pixels) of each pair t-1 -> t of a `camera` clip:
+    frame_t(p) = frame_{t-1}(p + flow(p)) up to resampling."""
+    import torch
+
+    w, h = size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    p = np.stack([xs.ravel(), ys.ravel(), np.ones(h * w)])
+    out = []
+    for before, now in zip(path, path[1:]):
+        q = _view(photo_shape, size, *before) @ np.linalg.inv(_view(photo_shape, size, *now)) @ p
+        out.append(torch.from_numpy((q[:2] - p[:2]).reshape(1, 2, h, w).astype(np.float32)))
+    return out
+
+
 def glued(frames: list[np.ndarray], detail: np.ndarray, photo_shape, path: list[tuple]) -> list[np.ndarray]:
     """The ideal carry of a keyframe's dream `detail` (float [H,W,3], in [0,1] units, dreamed on frames[0]) over a
     `camera` clip: moved with the true camera motion, resampled once (bicubic), never faded or refreshed."""
@@ -181,6 +196,16 @@ def smoke(texture: np.ndarray, size=(256, 144), frames: int = 125, seed: int = 0
         light = 0.85 + 0.25 * np.sin(2 * np.pi * t / frames)
         out.append(np.clip(img * light, 0, 255).astype(np.uint8))
     return out
+
+
+def smoke_flows(size, frames: int, seed: int = 0) -> list:
+    """The true backward flow [1,2,H,W] (torch float32, pixels) of each pair t-1 -> t of a `smoke` clip."""
+    import torch
+
+    w, h = size
+    xx, yy = np.mgrid[0:h, 0:w][::-1].astype(np.float32)
+    steps = list(_smoke_steps(h, w, frames, seed))[1:]  # frame 0 is the texture after the first step
+    return [torch.from_numpy(np.stack([sx - xx, sy - yy])[None]) for sx, sy in steps]
 
 
 def smoke_glued(frames: list[np.ndarray], detail: np.ndarray, seed: int = 0) -> list[np.ndarray]:
