@@ -23,7 +23,7 @@ from . import engine, flow
 from .images import to_tensor
 from .staging import to_frames
 
-STATE_VERSION = "carry-3"  # in the job identity: a work folder of another version starts afresh
+STATE_VERSION = "carry-4"  # in the job identity: a work folder of another version starts afresh
 
 
 @dataclass

@@ -87,7 +87,8 @@ class VideoConfig:
     start: float = setting(0.0, "seconds into the input", limits=(0.0, 1e6))
     frames: int = setting(0, "frames to render (0: to the end)", limits=(0, 10**7))
     duration: float = setting(0.0, "seconds to render (0: to the end); frames wins", limits=(0.0, 1e6))
-    flow: str = setting("dis", "optical flow for temporal coherence", choices=("dis", "farneback", "none"))
+    flow: str = setting("dis", "optical flow for temporal coherence (dis-fine: slower, OpenCV's MEDIUM preset)",
+                        choices=("dis", "dis-fine", "farneback", "none"))
     flow_width: int = setting(0, "optical flow on frames scaled to this width, then scaled back (0: full size)",
                               limits=(0, 16384), at_least=32)
     consistency: bool = setting(False, "also stop carrying where the forward and backward flows disagree (a "

@@ -1,7 +1,8 @@
 """Quality measures for dreamed videos (frames are uint8 [H,W,3] RGB numpy).
 
-Temporal warping error after Lai et al. (ECCV 2018): for each consecutive pair, backward DIS flow of the
-*input* frames, a forward-backward validity mask (pixels leaving the frame excluded), and
+Temporal warping error after Lai et al. (ECCV 2018): for each consecutive pair, backward DIS flow (OpenCV's
+MEDIUM preset, "dis-fine") of the *input* frames, a forward-backward validity mask (pixels leaving the frame
+excluded), and
 e_t = mean over valid pixels of |Y(V_t) - warp(Y(V_{t-1}))| on luma in [0,1]; E_warp = mean of e_t over
 pairs, pairs across a scene cut left out.
 """
@@ -23,8 +24,8 @@ def input_flows(frames: list[np.ndarray]) -> list[tuple[torch.Tensor, torch.Tens
     """(backward flow [1,2,H,W], validity [1,1,H,W]) for each pair t-1 -> t of the input."""
     out = []
     for prev, cur in zip(frames, frames[1:]):
-        b = torch.from_numpy(flow.estimate(cur, prev))[None]
-        f = torch.from_numpy(flow.estimate(prev, cur))[None]
+        b = torch.from_numpy(flow.estimate(cur, prev, "dis-fine"))[None]
+        f = torch.from_numpy(flow.estimate(prev, cur, "dis-fine"))[None]
         out.append((b, flow.consistent(b, f)))
     return out
 

@@ -127,9 +127,10 @@ def test_settings_do_not_import_io():
 
 
 
-def test_flow_at_a_working_width_is_scaled_back_to_the_frame():
-    """A picture moved 6 px right and 3 px down: the flow estimated at half the width says the same, in full-size
-    pixels, at every pixel of the full-size frame."""
+@pytest.mark.parametrize("method", ["dis", "dis-fine", "farneback"])
+def test_flow_at_a_working_width_is_scaled_back_to_the_frame(method):
+    """A picture moved 6 px right and 3 px down: every method says so, and the flow estimated at half the width
+    says the same, in full-size pixels, at every pixel of the full-size frame."""
     import cv2
 
     rng = np.random.default_rng(0)
@@ -137,7 +138,7 @@ def test_flow_at_a_working_width_is_scaled_back_to_the_frame():
     big = np.clip((big - big.mean()) * 3 + 128, 0, 255).astype(np.uint8)
     prev, cur = big[20:116, 20:180], big[17:113, 14:174]  # cur(p) = prev(p + (-6, -3))
     for width in (0, 80):
-        f = flow.estimate(cur, prev, "dis", width)
+        f = flow.estimate(cur, prev, method, width)
         assert f.shape == (2, 96, 160)
         inner = f[:, 16:-16, 16:-16].reshape(2, -1)
         assert np.allclose(np.median(inner, 1), [-6, -3], atol=0.3), (width, np.median(inner, 1))
