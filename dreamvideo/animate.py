@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from . import engine, flow
+from . import engine, flow, objectives
 from .images import to_tensor
 from .staging import to_frames
 
@@ -130,30 +130,35 @@ def plan_tick(ages: list[int | None], tracked: dict[int, float], v) -> Tick:
 
 @dataclass(frozen=True)
 class PerLane:
-    """The numbers animated settings may give each lane of a batch differently, as [B,1,1,1] tensors."""
+    """What animated settings may give each lane of a batch differently: numbers as [B,1,1,1] tensors, and the
+    objective (animated weights, keyframed objectives) as one objectives.PerSample."""
 
     step_size: torch.Tensor
     light_step: torch.Tensor
     blend: torch.Tensor
+    objective: objectives.Objective
 
     @staticmethod
     def of(settings: list, device) -> "PerLane":
         def column(get):
             t = torch.tensor([get(s) for s in settings], dtype=torch.float32).view(-1, 1, 1, 1)
             return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t.to(device)
+        same = all(s.objective is settings[0].objective for s in settings)
+        objective = settings[0].objective if same else objectives.PerSample.of([s.objective for s in settings], device)
         return PerLane(column(lambda s: s.dream.step_size), column(lambda s: s.video.light_step),
-                       column(lambda s: s.video.blend))
+                       column(lambda s: s.video.blend), objective)
 
     def pick(self, rows: list[int]) -> "PerLane":
-        return PerLane(self.step_size[rows], self.light_step[rows], self.blend[rows])
+        return PerLane(self.step_size[rows], self.light_step[rows], self.blend[rows], self.objective.for_rows(rows))
 
 
 def batches(settings: list) -> list[list[int]]:
     """Lanes (indices) that can dream as one batch: their frame settings differ at most in the per-lane numbers
-    (PerLane) and share one objective."""
+    and objectives (weighted sums, which PerLane combines)."""
     groups: dict = {}
     for i, s in enumerate(settings):
-        key = (replace(s.dream, step_size=0.0), replace(s.video, light_step=0.0, blend=0.0), id(s.objective))
+        own = None if isinstance(s.objective, objectives.Sum) else id(s.objective)
+        key = (replace(s.dream, step_size=0.0), replace(s.video, light_step=0.0, blend=0.0), own)
         groups.setdefault(key, []).append(i)
     return list(groups.values())
 
@@ -240,7 +245,8 @@ class VideoDreamer:
         x = torch.cat([to_tensor(item.frame, self.dreamer.device) for item in items])
         seed = self.dreamer.cfg.run.seed
         dream = replace(s.dream, step_size=nums.step_size.view(-1)) if nums else s.dream  # [B]: per sample
-        y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, dream, s.objective)
+        objective = nums.objective if nums else s.objective
+        y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, dream, objective)
         d = engine.gaussian_blur(y - x, s.video.soften)  # no finer than what motion can carry
         return [x[j:j + 1] + d[j:j + 1] for j in range(len(items))], \
             [keyframe(d[j:j + 1], x[j:j + 1]) for j in range(len(items))]
@@ -287,7 +293,7 @@ class VideoDreamer:
         on = [i % v.coarse_every == 0 for i in indices]
         coarse = torch.tensor(on, dtype=base.dtype).view(-1, 1, 1, 1)
         octaves = (v.refresh_octaves or refresh_octaves(base.shape[-1], s.dream)) if any(on) else 1
-        detail = engine.refine(self.dreamer.net, s.objective, base, carried,
+        detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, carried,
                                replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local"),
                                [frame_generator(seed, i) for i in indices], octaves, v.light_steps,
                                v.coarse_every * coarse.to(base.device) * step_map[:, :1], step_map[:, 1:])

@@ -114,12 +114,14 @@ def gradient(net, objective, img: torch.Tensor, cfg, gens: list) -> tuple[torch.
     ly, lx = (h // 2, w // 2) if tiled else (min(cfg.jitter, h // 2), min(cfg.jitter, w // 2))
     shifts = _shifts(gens, ly, lx)
     tiles, layout = split_tiles(_roll(img, shifts), cfg.tile)
+    owner = torch.arange(img.shape[0]).repeat_interleave(tiles.shape[0] // img.shape[0])  # sample of each tile
     grads, scores = [], []
-    for part in tiles.split(microbatch_size(cfg, img)):
+    for part, rows in zip(tiles.split(microbatch_size(cfg, img)), owner.split(microbatch_size(cfg, img))):
         # channels_last on every device: oneDNN and cuDNN run these convolutions fastest in it
         part = part.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+        objective_here = objective.for_rows(rows)
         with _autocast(img, cfg.precision):
-            score = objective(net(part, objective.layers), part).float()
+            score = objective_here(net(part, objective.layers), part).float()
         grads.append(torch.autograd.grad(score.sum(), part)[0].float().contiguous())  # one layout outside the net
         scores.append(score)
     g = _roll(merge_tiles(torch.cat(grads), layout), shifts, sign=-1)
@@ -176,8 +178,8 @@ def lbfgs(net, objective, img: torch.Tensor, cfg, gens: list, progress=None) -> 
     step size, normalization, smoothing, tiling, reduced precision and max_loss do not apply (config.check_optimizer
     refuses them)."""
     out = []
-    for x, g in zip(img.split(1), gens):
-        x = x.clone()
+    for i, (x, g) in enumerate(zip(img.split(1), gens)):
+        x, sample_objective = x.clone(), objective.for_rows(slice(i, i + 1))
         left = max(cfg.steps, 1)
         while left > 0:
             shift = _shifts([g], min(cfg.jitter, x.shape[-2] // 2), min(cfg.jitter, x.shape[-1] // 2))
@@ -186,7 +188,7 @@ def lbfgs(net, objective, img: torch.Tensor, cfg, gens: list, progress=None) -> 
 
             def closure():
                 opt.zero_grad()
-                loss = -objective(net(v, objective.layers), v).sum()
+                loss = -sample_objective(net(v, objective.layers), v).sum()
                 loss.backward()
                 return loss
 

@@ -34,6 +34,11 @@ class Objective:
     def __rmul__(self, w: float) -> "Objective":
         return Sum([(float(w), self)])
 
+    def for_rows(self, rows) -> "Objective":
+        """The objective for some rows (an index) of the batch it was made for: itself, unless it differs by
+        sample (PerSample)."""
+        return self
+
 
 def _crop(a: torch.Tensor, border: int) -> torch.Tensor:
     if border and a.shape[-1] > 2 * border and a.shape[-2] > 2 * border:
@@ -124,6 +129,36 @@ class Sum(Objective):
 
     def __call__(self, acts, img):
         return sum(w * t(acts, img) for w, t in self.terms)
+
+
+class PerSample(Objective):
+    """Lanes with different objectives in one batch (animated weights, keyframed objectives): sample i's score
+    is sum over k of weights[i, k] * terms[k]. `terms` is the union of the lanes' sums' terms (the same objects:
+    each spec is parsed once), `weights` [B, K] float32 on the device, 0 where a lane's sum lacks a term."""
+
+    def __init__(self, terms: list[Objective], weights: torch.Tensor):
+        self.terms, self.weights = terms, weights
+        self.layers = tuple(dict.fromkeys(l for t in terms for l in t.layers))
+
+    @staticmethod
+    def of(sums: list[Sum], device) -> "PerSample":
+        """From one Sum per lane, its weights numbers (Sum.at), not animated."""
+        terms = list({id(t): t for s in sums for _, t in s.terms}.values())
+        column = {id(t): k for k, t in enumerate(terms)}
+        w = torch.zeros(len(sums), len(terms))
+        for i, s in enumerate(sums):
+            for weight, t in s.terms:
+                w[i, column[id(t)]] += weight
+        return PerSample(terms, w.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else w.to(device))
+
+    def for_rows(self, rows) -> "PerSample":
+        """`rows`: a slice, or indices (a CPU tensor or a list; copied to the device without waiting)."""
+        if not isinstance(rows, slice):
+            rows = torch.as_tensor(rows).to(self.weights.device, non_blocking=True)
+        return PerSample(self.terms, self.weights[rows])
+
+    def __call__(self, acts, img):
+        return (self.weights * torch.stack([t(acts, img) for t in self.terms], 1)).sum(1)
 
 
 class Animated:

@@ -59,6 +59,21 @@ def test_batch_equals_single_runs(tiny_net, per_sample, tile):
         assert torch.equal(batch[i:i + 1], single), i  # bit-identical on CPU (microbatch auto = 1)
 
 
+@pytest.mark.parametrize("tile,microbatch,optimizer", [(0, 0, "ascent"), (24, 0, "ascent"), (24, 5, "ascent"),
+                                                     (0, 0, "lbfgs")])
+def test_per_sample_objectives_equal_single_runs(tiny_net, tile, microbatch, optimizer):
+    """Samples with their own objectives (objectives.PerSample) dream in one batch as each does alone with its
+    own: the engine hands each tile (and each L-BFGS sample) its own sample's weights."""
+    sums = [objectives.parse(spec, tiny_net.resolve) for spec in ("c2", "0.3*c2 + c3", "c3 - 0.001*continuity")]
+    both = objectives.PerSample.of(sums, torch.device("cpu"))
+    x = torch.rand(3, 3, 40, 48, generator=torch.Generator().manual_seed(3))
+    c = cfg(tile=tile, microbatch=microbatch, optimizer=optimizer, **({"jitter": 0} if optimizer == "lbfgs" else {}))
+    batch = engine.dream(tiny_net, both, x, c, [torch.Generator().manual_seed(11 + i) for i in range(3)])
+    for i, obj in enumerate(sums):
+        single = engine.dream(tiny_net, obj, x[i:i + 1], c, torch.Generator().manual_seed(11 + i))
+        assert torch.allclose(batch[i:i + 1], single, atol=1e-4), i
+
+
 def test_batch_equals_single_runs_bitwise_with_real_weights(lite0):
     obj = objectives.parse("blocks.10", lite0.resolve)
     x = torch.rand(2, 3, 48, 80, generator=torch.Generator().manual_seed(0))

@@ -73,3 +73,18 @@ def test_animated_weights_are_parsed_once_and_evaluated_per_frame():
     assert [w for w, _ in obj.at(-1.0, 0, {}, 10.0).terms][:2] == [0.0, -0.0]
     with pytest.raises(UserError, match="expected"):
         O.parse("[t]*c2")
+
+
+def test_per_sample_objective_gives_each_sample_its_own_sum():
+    """Lanes with different objectives in one batch: sample i scores what its own sum gives it alone, terms
+    shared by identity, a term a lane lacks weighted 0; for_rows picks samples (as the engine's tiles do)."""
+    a, img = acts(), torch.rand(2, 3, 8, 8)
+    la, lb = O.LayerL2("a"), O.Channel("b", 1)
+    first, second = O.Sum([(0.5, la)]), O.Sum([(2.0, la), (-1.0, lb)])
+    both = O.PerSample.of([first, second], torch.device("cpu"))
+    assert len(both.terms) == 2 and both.layers == ("a", "b")
+    assert torch.allclose(both(a, img), torch.stack([first(a, img)[0], second(a, img)[1]]))
+    one = {k: v[1:] for k, v in a.items()}
+    assert torch.allclose(both.for_rows(torch.tensor([1]))(one, img[1:]), second(one, img[1:]))
+    assert torch.allclose(both.for_rows(slice(0, 1))({k: v[:1] for k, v in a.items()}, img[:1]), first(a, img)[:1])
+    assert first.for_rows([1]) is first

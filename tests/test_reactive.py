@@ -117,10 +117,10 @@ def test_bass_drives_the_zoom():
 def test_animated_lanes_dream_as_one_batch_with_their_own_numbers():
     """Where lanes are batched (CUDA), animated settings no longer split them: lanes whose settings differ only in
     step size, light step or blend dream together with per-lane numbers and give what each lane alone gives
-    (within the rounding a batch brings); another step count or objective makes its own batch."""
+    (within the rounding a batch brings); another step count makes its own batch."""
     from dataclasses import replace
 
-    from dreamvideo import animate
+    from dreamvideo import animate, objectives
 
     cfg = config.load("default", sets=["model.name=tiny", "objective.spec=c2", "dream.octaves=2", "dream.steps=3",
                                        "dream.step_size=0s:0.01, 1s:0.03", "video.blend=0s:1, 1s:0.5"])
@@ -132,7 +132,8 @@ def test_animated_lanes_dream_as_one_batch_with_their_own_numbers():
     assert a.dream.step_size != b.dream.step_size and animate.batches([a, b]) == [[0, 1]]
     more = replace(b, dream=replace(b.dream, steps=4))
     assert animate.batches([a, more, b]) == [[0, 2], [1]]
-    assert animate.batches([a, replace(b, objective=d.objective_for("c3"))]) == [[0], [1]]
+    assert animate.batches([a, replace(b, objective=d.objective_for("c3"))]) == [[0, 1]]  # sums: one batch
+    assert animate.batches([a, replace(b, objective=objectives.LayerL2("c3"))]) == [[0], [1]]
 
     def render(one_by_one):
         vd = animate.VideoDreamer(d, cfg.video, anim)
@@ -154,3 +155,40 @@ def test_animated_lanes_dream_as_one_batch_with_their_own_numbers():
     assert calls_alone == [1, 1, 1, 1] and calls_together == [2, 2]
     assert all(np.abs(x.astype(int) - y).max() <= 2 for x, y in zip(alone, together))
     assert np.abs(alone[0].astype(int) - alone[1]).max() > 10  # the two lanes' numbers did differ
+
+
+@pytest.mark.parametrize("spec", ["[0.2 + t]*c2 + [2 - t]*c3", "0s:c2, 0.5s:c3"])
+def test_lanes_with_animated_objectives_dream_as_one_batch(spec):
+    """Animated objective weights and keyframed objectives no longer split a batch: the lanes' objectives are
+    combined per sample (objectives.PerSample), and each lane gets what it gets alone (within the rounding a
+    batch brings), though the two lanes' objectives differ."""
+    from dreamvideo import animate
+
+    cfg = config.load("default", sets=["model.name=tiny", f"objective.spec={spec}", "objective.crossfade=0.4",
+                                       "dream.octaves=2", "dream.steps=3", "dream.step_size=0.03"])
+    d = make_dreamer(cfg)
+    anim = Animator(cfg, d, 10)
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (32, 48, 3), dtype=np.uint8) for _ in range(3)]
+    assert anim.at(1).objective is not anim.at(8).objective
+
+    def render(one_by_one):
+        vd = animate.VideoDreamer(d, cfg.video, anim)
+        vd.one_by_one = one_by_one
+        calls = []
+        real = vd._step
+        vd._step = lambda *args: calls.append(len(args[1])) or real(*args)
+        back = np.zeros((2, 32, 48), np.float32)
+        outs, carries = [], [None, None]
+        for t, f in enumerate(frames):
+            items = [animate.FrameIn(1 + t, f, None if t == 0 else back, None, t == 0),
+                     animate.FrameIn(8 + t, f, None if t == 0 else back, None, t == 0)]
+            out, carries = vd.step(items, carries)
+            outs += out
+        return outs, calls
+
+    alone, calls_alone = render(True)
+    together, calls_together = render(False)
+    assert calls_alone == [1] * 6 and calls_together == [2] * 3
+    assert all(np.abs(x.astype(int) - y).max() <= 2 for x, y in zip(alone, together))
+    assert np.abs(alone[0].astype(int) - alone[1]).max() > 10  # the two lanes' objectives did differ

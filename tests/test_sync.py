@@ -72,6 +72,19 @@ def test_engine_dream_never_syncs(sets):
     assert log.syncs == []
 
 
+def test_per_sample_objectives_never_sync():
+    """Lanes with their own objectives (animated weights, keyframes): the per-sample weights reach every tile of
+    the batch without a wait."""
+    from dreamvideo import objectives
+
+    d = meta_dreamer("dream.octaves=2", "dream.steps=2", "dream.tile=64", "dream.microbatch=3")
+    both = objectives.PerSample.of([d.objective_for("c2"), d.objective_for("0.5*c2 + c3")], torch.device("meta"))
+    x = torch.rand(2, 3, 96, 128).to("meta")
+    with SyncLog() as log:
+        y = engine.dream(d.net, both, x, d.cfg.dream, [torch.Generator().manual_seed(s) for s in (1, 2)])
+    assert y.device.type == "meta" and log.syncs == []
+
+
 def test_a_video_tick_reads_back_once_for_the_whole_batch(monkeypatch):
     """Three lanes, all past their keyframe: carry along the flow, masks, the refresh and the output. The only
     waits allowed are the one read-back of the tracked fractions (re-key decisions) and the frames themselves."""
