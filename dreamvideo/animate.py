@@ -85,6 +85,30 @@ def structure(x: torch.Tensor) -> torch.Tensor:
     return y - engine.gaussian_blur(y, 3.0)
 
 
+def refind(to_key: torch.Tensor, trust: torch.Tensor, frame: torch.Tensor, key_frame: torch.Tensor,
+           tolerance: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Find pixels in the keyframe along the scene's global motion: an affine fit to the tracked pixels' to_key
+    [B,2,H,W] (trust [B,1,H,W]), refitted on those within 8, then 4, then 2 px of it (flow dragged along by a
+    moving object must not bend it), given that a quarter of the frame agrees. A pixel is found where the frame
+    [B,3,H,W] matches the keyframe there (inside it) and either its chain of flows broke (trust 0: a moving
+    object covered it) or the chain ends more than 2 px from the scene's motion where the keyframe matches no
+    worse (flow dragged along by a moving object over smooth background). Returns the global motion [B,2,H,W]
+    and where pixels were found [B,1,H,W] (1: found)."""
+    guess = flow.fit_affine(to_key, trust)
+    for px in (8, 4, 2):
+        agree = trust * ((to_key - guess).pow(2).sum(1, keepdim=True) < px * px).float()
+        guess = flow.fit_affine(to_key, agree)
+
+    def error(f):  # [B,1,H,W] mean |frame - keyframe along f|, lightly blurred
+        return engine.gaussian_blur((frame - flow.warp(key_frame, f)).abs().mean(1, keepdim=True), 1.0)
+
+    there, own = error(guess), error(to_key)
+    apart = (to_key - guess).pow(2).sum(1, keepdim=True) > 4  # more than 2 px from the scene's motion
+    better = torch.maximum(1 - trust, (apart & (there <= own)).float())
+    found = better * (there < tolerance).float() * flow.inside(guess) * (agree.mean((2, 3), keepdim=True) > 0.25).float()
+    return guess, found
+
+
 def keyframe(detail: torch.Tensor, frame: torch.Tensor) -> Carry:
     """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W]."""
     one = torch.ones_like(detail[:, :1])
@@ -189,8 +213,11 @@ class VideoDreamer:
         valid = flow.consistent(back, self._tensor(item.forward)) if item.forward is not None else flow.inside(back)
         step = valid * photometric(x, flow.warp(carry.frame, back), v.match_tolerance)
         trust = (flow.warp(carry.trust, back) > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
-        return replace(carry, to_key=flow.compose(carry.to_key, back), trust=trust,
-                       extra=flow.warp(carry.extra, back, mode="bicubic") * step, frame=x,
+        to_key, extra = flow.compose(carry.to_key, back), flow.warp(carry.extra, back, mode="bicubic") * step
+        if v.refind:  # uncovered again: the keyframe's dream comes back in place of what grew meanwhile
+            guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)
+            to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
+        return replace(carry, to_key=to_key, trust=trust, extra=extra, frame=x,
                        shown=flow.warp(carry.shown, back, mode="bicubic"), step=step, age=carry.age + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:

@@ -103,6 +103,8 @@ class VideoConfig:
                                 limits=(1, 1000))
     reveal_boost: float = setting(8.0, "step multiplier where the dream falls short of the keyframe's energy "
                                        "(x shortfall)", limits=(0.0, 100.0))
+    refind: bool = setting(True, "where a moving object uncovers the scene again, give it back the keyframe's "
+                           "dream, found along the scene's global motion")
     evolve: float = setting(0.0, "0 holds the dream locked to the scene; higher keeps it morphing", limits=(0.0, 10.0))
     temporal: float = setting(0.5, "share of the previous output (warped) kept where tracked: less flicker, softer "
                                    "detail", limits=(0.0, 0.95))

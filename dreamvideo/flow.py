@@ -114,6 +114,30 @@ def compose(older: torch.Tensor, newer: torch.Tensor) -> torch.Tensor:
     return newer + warp(older, newer)
 
 
+def _unit_coordinates(h: int, w: int, device) -> torch.Tensor:
+    """[1,3,H,W]: each pixel's x and y, scaled so that the frame's first and last pixels are -1 and 1, and 1."""
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=device), torch.linspace(-1, 1, w, device=device),
+                            indexing="ij")
+    return torch.stack([xs, ys, torch.ones_like(xs)])[None]
+
+
+def fit_affine(flow: torch.Tensor, weight: torch.Tensor, cell: int = 4, ridge: float = 1e-5) -> torch.Tensor:
+    """The affine map [B,2,H,W] (a flow) closest to `flow` [B,2,H,W] in weighted least squares (`weight`
+    [B,1,H,W] >= 0), fitted on the weighted means of cell x cell blocks (flow and position: exact for an affine
+    flow): the scene's global motion from the pixels that are tracked. No host sync: normal equations solved on
+    the device (a little ridge keeps them solvable where nothing has weight)."""
+    b, _, h, w = flow.shape
+    unit = _unit_coordinates(h, w, flow.device)
+    mass = F.avg_pool2d(weight, cell, ceil_mode=True)
+    both = F.avg_pool2d(torch.cat([flow, unit.expand(b, -1, -1, -1)], 1) * weight, cell, ceil_mode=True)
+    both = both / mass.clamp(min=1e-6)
+    wt, basis, mean = mass.reshape(b, 1, -1), both[:, 2:].reshape(b, 3, -1), both[:, :2].reshape(b, 2, -1)
+    m = (basis * wt) @ basis.transpose(1, 2) / wt.shape[-1]  # [B,3,3]
+    r = (basis * wt) @ mean.transpose(1, 2) / wt.shape[-1]  # [B,3,2]
+    coef = torch.linalg.solve(m + ridge * torch.eye(3, device=flow.device), r)  # [B,3,2]
+    return (coef.transpose(1, 2) @ unit.view(1, 3, -1)).view(b, 2, h, w)
+
+
 def zoom_flow(h: int, w: int, zoom: float, angle_deg: float = 0.0, pan=(0.0, 0.0), center=None,
               device="cpu") -> torch.Tensor:
     """Backward flow [1,2,H,W] of one frame's zoom (factor > 1 magnifies) and rotation about `center`

@@ -2,6 +2,8 @@
 
 Each test pins one mechanism: carrying along the flow, the consistency mask, the photometric checks, the
 refresh of what falls short (reveal boost), re-keying by continuing, and the temporal pull."""
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -77,7 +79,8 @@ def test_inconsistent_flow_is_not_trusted(monkeypatch):
     back = np.zeros((2, H, W), np.float32)
     fwd = np.zeros((2, H, W), np.float32)
     fwd[0, :, : W // 2] = 6.0  # the forward flow says the left half moved; the backward flow says it did not
-    moved = vd._carry_along(carry, FrameIn(1, f, back, fwd), vd.fixed.video)
+    alone = replace(vd.fixed.video, refind=False)  # the check alone: refind would find these again (same frames)
+    moved = vd._carry_along(carry, FrameIn(1, f, back, fwd), alone)
     assert moved.trust[0, 0, :, 10:W // 2 - 10].max() == 0
     assert moved.trust[0, 0, :, W // 2 + 10:].min() == 1
 
@@ -137,6 +140,57 @@ def test_slowly_replaced_content_drops_the_keyframes_detail():
     outside = (detail(outs[-1], frames[-1]) - detail(outs[0], frames[0]))[:, :, 76:].abs().mean()
     assert (last * key).sum() / (key * key).sum() < 0.3  # the old detail is gone from the region
     assert outside < 0.25 * detail(outs[0], frames[0])[:, :, 76:].abs().mean()  # and kept where nothing changed
+
+
+def test_uncovered_background_gets_its_keyframe_dream_back():
+    """An object crosses a slowly panning scene and leaves: the background it uncovers is found again in the
+    keyframe along the scene's global motion and shows the keyframe's dream there, as before it was covered (no
+    imprint of the object, no fresh texture). Without video.refind it stays bare (no refresh here)."""
+    import cv2
+
+    w, h, n = 192, 128, 44
+    big = photo(w + 100, h + 40, seed=2, blur=1.5)
+    thing = (photo(seed=3)[:24, :24] * np.float32([0.5, 0.3, 0.3]) + np.float32([140, 0, 0])).astype(np.uint8)
+    frames = []
+    for k in range(n):  # the scene pans 1 px per frame; the reddish textured object crosses it at 6 px per frame
+        f = cv2.warpAffine(big, np.float32([[1, 0, -k], [0, 1, -20]]), (w, h), flags=cv2.INTER_LINEAR)
+        x0 = -24 + 6 * (k - 2)
+        if k >= 2 and x0 < w:
+            f[52:76, max(x0, 0):max(x0 + 24, 0)] = thing[:, max(-x0, 0):][:, :w - max(x0, 0)]
+        frames.append(f)
+
+    def error(sets):
+        outs, _ = run(dreamer(), frames, ["video.light_steps=0", "video.temporal=0", *sets])
+        last = n - 1  # frame `last` at x shows frame 0 at x + last
+        key = detail(outs[0], frames[0])[:, 54:74, 8 + last:w - 8]
+        got = detail(outs[last], frames[last])[:, 54:74, 8:w - 8 - last]
+        return float((got - key).abs().mean() / key.abs().mean())
+
+    assert error([]) < 0.3
+    assert error(["video.refind=false"]) > 0.8
+
+
+def test_refind_takes_the_scenes_motion_where_the_chain_broke_or_drifted():
+    """refind on its own: the scene moved 5 px; a hole lost its chain of flows, a patch's chain drifted 12 px, an
+    occluder covers another patch. The hole and the drifted patch are found along the fitted global motion, the
+    occluder is not; with too few tracked pixels nothing is."""
+    picture = np.clip((photo(W + 10, H, seed=4, blur=1.5).astype(np.float32) - 128) * 2.5 + 128, 0, 255)  # contrast
+    key = torch.from_numpy(picture).permute(2, 0, 1)[None] / 255
+    frame = key[..., 5:5 + W].clone()  # frame(p) = key(p + 5)
+    key = key[..., :W]
+    frame[..., 40:60, 60:80] = torch.tensor([0.9, 0.1, 0.1]).view(1, 3, 1, 1)  # an occluder
+    to_key = torch.zeros(1, 2, H, W)
+    to_key[:, 0] = 5.0
+    trust = torch.ones(1, 1, H, W)
+    trust[..., 10:30, 10:30] = 0  # the chain broke here
+    to_key[:, 0, 10:30, 40:56] = 17.0  # and drifted here
+    trust[..., 40:60, 60:80] = 0
+    guess, found = animate.refind(to_key, trust, frame, key, 0.1)
+    assert torch.allclose(guess[:, 0], torch.full((1, H, W), 5.0), atol=0.05) and guess[:, 1].abs().max() < 0.05
+    assert found[..., 12:28, 12:28].min() == 1 and found[..., 12:28, 42:54].min() == 1
+    assert found[..., 44:56, 64:76].max() == 0 and found[..., 35:38, :W - 8].max() == 0  # occluder; tracked ones
+    _, none = animate.refind(to_key, torch.zeros_like(trust).index_fill(3, torch.arange(10), 1.0), frame, key, 0.1)
+    assert none.max() == 0
 
 
 def test_revealed_strip_grows_a_dream_within_12_frames():

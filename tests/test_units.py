@@ -144,6 +144,17 @@ def test_flow_at_a_working_width_is_scaled_back_to_the_frame(method):
         assert np.allclose(np.median(inner, 1), [-6, -3], atol=0.3), (width, np.median(inner, 1))
 
 
+def test_fit_affine_recovers_a_global_motion_and_ignores_what_has_no_weight():
+    h, w = 40, 60
+    truth = flow.zoom_flow(h, w, 1.05, angle_deg=3.0, pan=(2.0, -1.0))  # an affine map, as a flow
+    noisy = truth.clone()
+    noisy[..., 10:20, 10:30] += 15.0  # an object moving on its own
+    weight = torch.ones(1, 1, h, w)
+    weight[..., 10:20, 10:30] = 0
+    assert torch.allclose(flow.fit_affine(noisy, weight), truth, atol=1e-3)
+    assert not torch.allclose(flow.fit_affine(noisy, torch.ones(1, 1, h, w)), truth, atol=0.5)
+
+
 def test_lanes_auto_from_measured_memory():
     from dreamvideo import config
     from dreamvideo.runner import lane_count, lanes_that_fit
