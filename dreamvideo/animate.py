@@ -88,14 +88,14 @@ def structure(x: torch.Tensor) -> torch.Tensor:
 def refind(to_key: torch.Tensor, trust: torch.Tensor, frame: torch.Tensor, key_frame: torch.Tensor,
            tolerance: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Find pixels in the keyframe along the scene's global motion: an affine fit to the tracked pixels' to_key
-    [B,2,H,W] (trust [B,1,H,W]), refitted on those within 8, then 4, then 2 px of it (flow dragged along by a
-    moving object must not bend it), given that a quarter of the frame agrees. A pixel is found where the frame
+    [B,2,H,W] (trust [B,1,H,W]), refitted on those within 8, then 2 px of it (flow dragged along by a moving
+    object must not bend it), given that a quarter of the frame agrees. A pixel is found where the frame
     [B,3,H,W] matches the keyframe there (inside it) and either its chain of flows broke (trust 0: a moving
     object covered it) or the chain ends more than 2 px from the scene's motion where the keyframe matches no
     worse (flow dragged along by a moving object over smooth background). Returns the global motion [B,2,H,W]
     and where pixels were found [B,1,H,W] (1: found)."""
     guess = flow.fit_affine(to_key, trust)
-    for px in (8, 4, 2):
+    for px in (8, 2):
         agree = trust * ((to_key - guess).pow(2).sum(1, keepdim=True) < px * px).float()
         guess = flow.fit_affine(to_key, agree)
 

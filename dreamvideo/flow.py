@@ -3,6 +3,7 @@ frame_t(p) ≈ frame_{t-1}(p + flow_t(p)), so warping samples the past at p + fl
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 
@@ -114,8 +115,10 @@ def compose(older: torch.Tensor, newer: torch.Tensor) -> torch.Tensor:
     return newer + warp(older, newer)
 
 
+@functools.lru_cache(maxsize=8)
 def _unit_coordinates(h: int, w: int, device) -> torch.Tensor:
-    """[1,3,H,W]: each pixel's x and y, scaled so that the frame's first and last pixels are -1 and 1, and 1."""
+    """[1,3,H,W]: each pixel's x and y, scaled so that the frame's first and last pixels are -1 and 1, and 1
+    (made once per size and device)."""
     ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=device), torch.linspace(-1, 1, w, device=device),
                             indexing="ij")
     return torch.stack([xs, ys, torch.ones_like(xs)])[None]

@@ -105,6 +105,22 @@ def test_tiled_dream_close_to_untiled_in_effect(tiny_net):
     assert score(tiny_net, obj, y) > 1.2 * score(tiny_net, obj, x)
 
 
+@pytest.mark.parametrize("sigma", [0.75, 1.0, 2.0, 4.0])
+def test_gaussian_blur_equals_a_depthwise_convolution(sigma):
+    """The shifted-sum path (narrow kernels) and the convolution path (wide ones) blur alike."""
+    import math
+
+    import torch.nn.functional as F
+
+    x = torch.rand(2, 3, 30, 41, generator=torch.Generator().manual_seed(0))
+    r = math.ceil(3 * sigma)
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1.0) / sigma) ** 2)
+    k = (k / k.sum()).view(1, 1, 1, -1).repeat(3, 1, 1, 1)
+    y = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k, groups=3)
+    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="reflect"), k.transpose(2, 3), groups=3)
+    assert torch.allclose(engine.gaussian_blur(x, sigma), y, atol=1e-6)
+
+
 def test_normalize_per_sample():
     g = torch.randn(2, 3, 8, 8)
     g[1] *= 1000
