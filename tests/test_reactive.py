@@ -114,6 +114,26 @@ def test_bass_drives_the_zoom():
     assert step(quiet) == 0 and step(loud) > 0.4  # 3^(1/24) at 16 px from the centre
 
 
+def two_lanes(d, cfg, anim, frames, one_by_one):
+    """Two lanes at frames 1.. and 8.. of an animation, still (zero flow): their outputs, interleaved, and the
+    lane count of each dreaming call."""
+    from dreamvideo import animate
+
+    vd = animate.VideoDreamer(d, cfg.video, anim)
+    vd.one_by_one = one_by_one
+    calls = []
+    real = vd._step
+    vd._step = lambda *args: calls.append(len(args[1])) or real(*args)
+    back = np.zeros((2, 32, 48), np.float32)
+    outs, carries = [], [None, None]
+    for t, f in enumerate(frames):
+        items = [animate.FrameIn(1 + t, f, None if t == 0 else back, None, t == 0),
+                 animate.FrameIn(8 + t, f, None if t == 0 else back, None, t == 0)]
+        out, carries = vd.step(items, carries)
+        outs += out
+    return outs, calls
+
+
 def test_animated_lanes_dream_as_one_batch_with_their_own_numbers():
     """Where lanes are batched (CUDA), animated settings no longer split them: lanes whose settings differ only in
     step size, light step or blend dream together with per-lane numbers and give what each lane alone gives
@@ -135,23 +155,8 @@ def test_animated_lanes_dream_as_one_batch_with_their_own_numbers():
     assert animate.batches([a, replace(b, objective=d.objective_for("c3"))]) == [[0, 1]]  # sums: one batch
     assert animate.batches([a, replace(b, objective=objectives.LayerL2("c3"))]) == [[0], [1]]
 
-    def render(one_by_one):
-        vd = animate.VideoDreamer(d, cfg.video, anim)
-        vd.one_by_one = one_by_one
-        calls = []
-        real = vd._step
-        vd._step = lambda *args: calls.append(len(args[1])) or real(*args)
-        back = np.zeros((2, 32, 48), np.float32)
-        outs, carries = [], [None, None]
-        for t, f in enumerate(frames):
-            items = [animate.FrameIn(1 + t, f, None if t == 0 else back, None, t == 0),
-                     animate.FrameIn(8 + t, f, None if t == 0 else back, None, t == 0)]
-            out, carries = vd.step(items, carries)
-            outs += out
-        return outs, calls
-
-    alone, calls_alone = render(True)
-    together, calls_together = render(False)
+    alone, calls_alone = two_lanes(d, cfg, anim, frames, one_by_one=True)
+    together, calls_together = two_lanes(d, cfg, anim, frames, one_by_one=False)
     assert calls_alone == [1, 1, 1, 1] and calls_together == [2, 2]
     assert all(np.abs(x.astype(int) - y).max() <= 2 for x, y in zip(alone, together))
     assert np.abs(alone[0].astype(int) - alone[1]).max() > 10  # the two lanes' numbers did differ
@@ -162,8 +167,6 @@ def test_lanes_with_animated_objectives_dream_as_one_batch(spec):
     """Animated objective weights and keyframed objectives no longer split a batch: the lanes' objectives are
     combined per sample (objectives.PerSample), and each lane gets what it gets alone (within the rounding a
     batch brings), though the two lanes' objectives differ."""
-    from dreamvideo import animate
-
     cfg = config.load("default", sets=["model.name=tiny", f"objective.spec={spec}", "objective.crossfade=0.4",
                                        "dream.octaves=2", "dream.steps=3", "dream.step_size=0.03"])
     d = make_dreamer(cfg)
@@ -172,23 +175,8 @@ def test_lanes_with_animated_objectives_dream_as_one_batch(spec):
     frames = [rng.integers(0, 256, (32, 48, 3), dtype=np.uint8) for _ in range(3)]
     assert anim.at(1).objective is not anim.at(8).objective
 
-    def render(one_by_one):
-        vd = animate.VideoDreamer(d, cfg.video, anim)
-        vd.one_by_one = one_by_one
-        calls = []
-        real = vd._step
-        vd._step = lambda *args: calls.append(len(args[1])) or real(*args)
-        back = np.zeros((2, 32, 48), np.float32)
-        outs, carries = [], [None, None]
-        for t, f in enumerate(frames):
-            items = [animate.FrameIn(1 + t, f, None if t == 0 else back, None, t == 0),
-                     animate.FrameIn(8 + t, f, None if t == 0 else back, None, t == 0)]
-            out, carries = vd.step(items, carries)
-            outs += out
-        return outs, calls
-
-    alone, calls_alone = render(True)
-    together, calls_together = render(False)
+    alone, calls_alone = two_lanes(d, cfg, anim, frames, one_by_one=True)
+    together, calls_together = two_lanes(d, cfg, anim, frames, one_by_one=False)
     assert calls_alone == [1] * 6 and calls_together == [2] * 3
     assert all(np.abs(x.astype(int) - y).max() <= 2 for x, y in zip(alone, together))
     assert np.abs(alone[0].astype(int) - alone[1]).max() > 10  # the two lanes' objectives did differ
