@@ -21,7 +21,7 @@ import torch
 
 from . import engine, flow, objectives
 from .images import to_tensor
-from .staging import to_frames
+from .staging import to_frames, upload
 
 STATE_VERSION = "carry-4"  # in the job identity: a work folder of another version starts afresh
 
@@ -71,12 +71,17 @@ def energy(detail: torch.Tensor, cell: int = 8) -> torch.Tensor:
     return torch.nn.functional.interpolate(pooled, size=detail.shape[-2:], mode="bilinear", align_corners=False)
 
 
+def mismatch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """[B,1,H,W]: how much two aligned frames [B,C,H,W] differ, mean |difference| over channels (in their units),
+    lightly blurred."""
+    return engine.gaussian_blur((a - b).abs().mean(1, keepdim=True), 1.0)
+
+
 def photometric(a: torch.Tensor, b: torch.Tensor, tolerance: float) -> torch.Tensor:
-    """[B,1,H,W] in [0,1]: exactly 1 where two aligned frames differ by at most `tolerance` (mean |difference|
-    over channels, in [0,1] units, lightly blurred), falling to 0 at twice that. Exactly 1 within the
-    tolerance: a confidence applied frame after frame must not wear the dream down by small factors."""
-    err = engine.gaussian_blur((a - b).abs().mean(1, keepdim=True), 1.0)
-    return (2 - err / tolerance).clamp(0, 1)
+    """[B,1,H,W] in [0,1]: exactly 1 where two aligned frames differ by at most `tolerance` (mismatch, in [0,1]
+    units), falling to 0 at twice that. Exactly 1 within the tolerance: a confidence applied frame after frame
+    must not wear the dream down by small factors."""
+    return (2 - mismatch(a, b) / tolerance).clamp(0, 1)
 
 
 def structure(x: torch.Tensor) -> torch.Tensor:
@@ -98,11 +103,7 @@ def refind(to_key: torch.Tensor, trust: torch.Tensor, frame: torch.Tensor, key_f
     for px in (8, 2):
         agree = trust * ((to_key - guess).pow(2).sum(1, keepdim=True) < px * px).float()
         guess = flow.fit_affine(to_key, agree)
-
-    def error(f):  # [B,1,H,W] mean |frame - keyframe along f|, lightly blurred
-        return engine.gaussian_blur((frame - flow.warp(key_frame, f)).abs().mean(1, keepdim=True), 1.0)
-
-    there, own = error(guess), error(to_key)
+    there, own = mismatch(frame, flow.warp(key_frame, guess)), mismatch(frame, flow.warp(key_frame, to_key))
     apart = (to_key - guess).pow(2).sum(1, keepdim=True) > 4  # more than 2 px from the scene's motion
     better = torch.maximum(1 - trust, (apart & (there <= own)).float())
     found = better * (there < tolerance).float() * flow.inside(guess) * (agree.mean((2, 3), keepdim=True) > 0.25).float()
@@ -165,8 +166,7 @@ class PerLane:
     @staticmethod
     def of(settings: list, device) -> "PerLane":
         def column(get):
-            t = torch.tensor([get(s) for s in settings], dtype=torch.float32).view(-1, 1, 1, 1)
-            return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t.to(device)
+            return upload(torch.tensor([get(s) for s in settings], dtype=torch.float32).view(-1, 1, 1, 1), device)
         same = all(s.objective is settings[0].objective for s in settings)
         objective = settings[0].objective if same else objectives.PerSample.of([s.objective for s in settings], device)
         return PerLane(column(lambda s: s.dream.step_size), column(lambda s: s.video.light_step),

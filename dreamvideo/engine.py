@@ -39,7 +39,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     r = max(1, math.ceil(3 * sigma))
     r = min(r, x.shape[-1] - 1, x.shape[-2] - 1)
     taps = [math.exp(-0.5 * (i / sigma) ** 2) for i in range(-r, r + 1)]
-    taps = [t / sum(taps) for t in taps]
+    total = sum(taps)
+    taps = [t / total for t in taps]
     h, w = x.shape[-2:]
     if r <= 6:
         p = F.pad(x, (r, r, 0, 0), mode="reflect")

@@ -15,6 +15,7 @@ import re
 import torch
 
 from .errors import UserError
+from .staging import upload
 
 
 class Objective:
@@ -149,7 +150,7 @@ class PerSample(Objective):
         for i, s in enumerate(sums):
             for weight, t in s.terms:
                 w[i, column[id(t)]] += weight
-        return PerSample(terms, w.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else w.to(device))
+        return PerSample(terms, upload(w, device))
 
     def for_rows(self, rows) -> "PerSample":
         """`rows`: a slice, or indices (a CPU tensor or a list; copied to the device without waiting)."""

@@ -22,6 +22,12 @@ def stage(item, device: torch.device):
     return replace(item, frame=pin(item.frame), backward=half(item.backward), forward=half(item.forward))
 
 
+def upload(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A small host tensor (per-lane numbers, weights) on `device`: through pinned memory without waiting on
+    CUDA, a plain copy elsewhere."""
+    return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t.to(device)
+
+
 class HostFrame:
     """A dreamed frame on its way to the host: uint8 [H,W,3] in pinned memory, its copy queued behind the
     GPU's work. numpy() (or np.asarray) waits for that copy alone; the writer thread does, not the loop."""
