@@ -106,7 +106,8 @@ def refind(to_key: torch.Tensor, trust: torch.Tensor, frame: torch.Tensor, key_f
     there, own = mismatch(frame, flow.warp(key_frame, guess)), mismatch(frame, flow.warp(key_frame, to_key))
     apart = (to_key - guess).pow(2).sum(1, keepdim=True) > 4  # more than 2 px from the scene's motion
     better = torch.maximum(1 - trust, (apart & (there <= own)).float())
-    found = better * (there < tolerance).float() * flow.inside(guess) * (agree.mean((2, 3), keepdim=True) > 0.25).float()
+    enough = (agree.mean((2, 3), keepdim=True) > 0.25).float()
+    found = better * (there < tolerance).float() * flow.inside(guess) * enough
     return guess, found
 
 

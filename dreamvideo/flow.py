@@ -11,7 +11,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-METHODS = ("dis", "dis-fine", "farneback", "none")
 # DIS on top of OpenCV's MEDIUM preset. "dis": patches every 4 px instead of 3, 6 descent iterations instead of
 # 25 and 3 variational refinement iterations instead of 5: about 0.56x the time at full HD, flicker along the
 # true motion 2 % above MEDIUM's (benchmarks/flow_width.py); "dis-fine": MEDIUM itself (the quality measures'

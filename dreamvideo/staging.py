@@ -11,9 +11,9 @@ import torch
 
 
 def stage(item, device: torch.device):
-    """An animate.FrameIn for the dreaming loop. For a CUDA device: the item's frame and flows copied into pinned (page-locked) host memory, in the
-    reader thread, so that the dreaming loop's uploads are asynchronous (non_blocking) and overlap the GPU's
-    work; flows as float16, half the bytes (measured on the look clips: flicker and persistence within 1 %).
+    """An animate.FrameIn for the dreaming loop. For a CUDA device: the item's frame and flows copied into
+    pinned (page-locked) host memory, in the reader thread, so that the dreaming loop's uploads are
+    asynchronous (non_blocking) and overlap the GPU's work; flows as float16, half the bytes (measured on the look clips: flicker and persistence within 1 %).
     PyTorch's pinned-memory cache reuses the buffers once their copies are done. Elsewhere the item as it is."""
     if device.type != "cuda":
         return item
