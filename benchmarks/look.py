@@ -10,8 +10,10 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   cut      4 s: camera and object motion, a hard cut at 2.4 s to another photo
 Per clip: persistence (strength and added detail over each shot's last half second over its first half
 second, the worst shot of at least 1 s), the cut-safe luma warping-error ratio (flicker added) of the luma and
-of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index (passer only) and the mean
-milliseconds of a frame that is not a keyframe. The camera clip also gets an "ideal carry" row: our keyframe's
+of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index (passer only), the flicker
+split between pixels that still carry their keyframe's dream and the others (revealed, changed or lost, whose
+dream the refresh grew; with the share of the first) and the mean milliseconds of a frame that is not a
+keyframe. The camera clip also gets an "ideal carry" row: our keyframe's
 dream moved with the true camera motion, never faded or refreshed.
 
 --before CHECKOUT (e.g. `git worktree add /tmp/old d8c5b72`) renders the same clips with that version too,
@@ -75,7 +77,7 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
     saved = np.load(clip_file)
     frames, cuts = list(saved[name]), set(saved[name + "_cuts"].tolist())
     cfg = config.load("default", sets=sets)
-    vd, carry, out, prev, times = VideoDreamer(make_dreamer(cfg), cfg.video), None, [], None, []
+    vd, carry, out, prev, times, tracked = VideoDreamer(make_dreamer(cfg), cfg.video), None, [], None, [], []
     for i, f in enumerate(frames):
         cut = i == 0 or i in cuts
         width = getattr(cfg.video, "flow_width", 0)  # versions before it estimated flow at full size
@@ -86,20 +88,40 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
         if not cut and not getattr(vd, "keyed", False):
             times.append(time.perf_counter() - t)
         out.append(y)
+        tracked.append((carry.trust[0, 0] > 0.5).numpy() if hasattr(carry, "trust") else np.ones(f.shape[:2], bool))
         prev = f
     light = [t for t in times if t < 4 * np.median(times)]
-    np.savez(out_file, out=np.stack(out), ms=1000 * float(np.mean(light)))
+    np.savez(out_file, out=np.stack(out), ms=1000 * float(np.mean(light)), tracked=np.stack(tracked))
 
 
-def dreamed(checkout: str, clip_file: str, name: str, sets: list[str]) -> tuple[list[np.ndarray], float]:
-    """The output of `render` in a fresh process: (frames, ms per non-key frame)."""
+def dreamed(checkout: str, clip_file: str, name: str, sets: list[str]) -> tuple[list[np.ndarray], float, np.ndarray]:
+    """The output of `render` in a fresh process: (frames, ms per non-key frame, bool [N,H,W]: where each frame's
+    keyframe dream was still carried)."""
     out_file = clip_file + f".{name}.out.npz"
     subprocess.run([sys.executable, __file__, "--worker", checkout, clip_file, name, out_file, *sets], check=True)
     saved = np.load(out_file)
-    return list(saved["out"]), float(saved["ms"])
+    return list(saved["out"]), float(saved["ms"]), saved["tracked"]
 
 
-def measure(name, frames, cuts, masks, truth, out, light) -> dict:
+def split_flicker(frames, out, flows, cuts, tracked) -> tuple[float, float, float]:
+    """Flicker on the pixels still carrying the keyframe's dream and on the others (revealed, changed, lost),
+    and the share of the first kind."""
+    from dreamvideo import metrics
+
+    rows = []
+    for keep in (True, False):
+        part = [(b, valid * torch_mask(tracked[t + 1] == keep)) for t, (b, valid) in enumerate(flows)]
+        rows.append(metrics.warping_error(out, part, cuts) / max(metrics.warping_error(frames, part, cuts), 1e-9))
+    return rows[0], rows[1], float(np.mean(tracked[1:]))
+
+
+def torch_mask(m: np.ndarray):
+    import torch
+
+    return torch.from_numpy(m.astype(np.float32))[None, None]
+
+
+def measure(name, frames, cuts, masks, truth, out, light, tracked=None) -> dict:
     from dreamvideo import metrics
 
     flows = metrics.input_flows(frames)
@@ -111,6 +133,8 @@ def measure(name, frames, cuts, masks, truth, out, light) -> dict:
            "strength": metrics.strength(out, frames), "detail": metrics.detail(out) / metrics.detail(frames),
            "true_flicker": metrics.true_flicker(out, frames, truth) if truth else float("nan"),
            "ghost": metrics.ghost(out, frames, masks) if masks else float("nan"), "ms_light": light}
+    row["tracked_flicker"], row["other_flicker"], row["tracked"] = \
+        split_flicker(frames, out, flows, cuts, tracked) if tracked is not None else (float("nan"),) * 3
     return row
 
 
@@ -142,7 +166,8 @@ def main() -> None:
 
     print(f"video settings: {config.load('default', sets=args.set).video}")
     print("| clip | frames | persistence strength | persistence detail | flicker | low flicker | true flicker | strength "
-          "| detail | ghost | ms per non-key frame |\n|---|---|---|---|---|---|---|---|---|---|---|")
+          "| detail | ghost | flicker tracked / other (tracked share) | ms per non-key frame |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         clip_file = os.path.join(tmp, "clips.npz")
         chosen = {k: c for k, c in clips(args.width).items() if not args.only or k in args.only}
@@ -152,16 +177,16 @@ def main() -> None:
             rows, outs, ms_before, ms_now = [], [], [], []
             for _ in range(args.repeat):  # the versions alternate; each one's fastest run is its cost
                 if args.before:
-                    before, ms = dreamed(args.before, clip_file, name, [])
+                    before, ms, tracked_before = dreamed(args.before, clip_file, name, [])
                     ms_before.append(ms)
-                out, ms = dreamed(ROOT, clip_file, name, args.set)
+                out, ms, tracked = dreamed(ROOT, clip_file, name, args.set)
                 ms_now.append(ms)
             if args.before:
-                rows.append(measure(f"{name}, before", frames, cuts, masks, truth, before, min(ms_before)))
+                rows.append(measure(f"{name}, before", frames, cuts, masks, truth, before, min(ms_before), tracked_before))
                 outs.append(before)
             ms = min(ms_now)
             outs.append(out)
-            rows.append(measure(name if not args.before else f"{name}, now", frames, cuts, masks, truth, out, ms))
+            rows.append(measure(name if not args.before else f"{name}, now", frames, cuts, masks, truth, out, ms, tracked))
             if args.before:
                 rows[-1]["clip"] += f" ({ms / rows[0]['ms_light']:.2f}x the cost)"
             if ideal:  # our keyframe's dream moved with the true motion: the least flicker a dream this strong has
@@ -170,7 +195,8 @@ def main() -> None:
             for r in rows:
                 print(f"| {r['clip']} | {r['frames']} | {r['persist_strength']:.2f} | {r['persist_detail']:.2f} | "
                       f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['true_flicker']:.2f} | {r['strength']:.4f} | "
-                      f"{r['detail']:.2f} | {r['ghost']:.2f} | {r['ms_light']:.0f} |", flush=True)
+                      f"{r['detail']:.2f} | {r['ghost']:.2f} | {r['tracked_flicker']:.2f} / {r['other_flicker']:.2f} "
+                      f"({r['tracked']:.2f}) | {r['ms_light']:.0f} |", flush=True)
             if args.strip:
                 first = min(cuts) if cuts else len(frames)
                 strip(f"{args.strip}-{name}.jpg", frames[:first], [o[:first] for o in outs])
