@@ -94,7 +94,7 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
     np.savez(out_file, out=np.stack(out), ms=1000 * float(np.mean(light)), tracked=np.stack(tracked))
 
 
-def dreamed(checkout: str, clip_file: str, name: str, sets: list[str]) -> tuple[list[np.ndarray], float, np.ndarray]:
+def dreamed(checkout: str, clip_file: str, name: str, sets: list) -> tuple[list[np.ndarray], float, np.ndarray]:
     """The output of `render` in a fresh process: (frames, ms per non-key frame, bool [N,H,W]: where each frame's
     keyframe dream was still carried)."""
     out_file = clip_file + f".{name}.out.npz"
@@ -106,19 +106,15 @@ def dreamed(checkout: str, clip_file: str, name: str, sets: list[str]) -> tuple[
 def split_flicker(frames, out, flows, cuts, tracked) -> tuple[float, float, float]:
     """Flicker on the pixels still carrying the keyframe's dream and on the others (revealed, changed, lost),
     and the share of the first kind."""
+    import torch
     from dreamvideo import metrics
 
     rows = []
     for keep in (True, False):
-        part = [(b, valid * torch_mask(tracked[t + 1] == keep)) for t, (b, valid) in enumerate(flows)]
+        masks = torch.from_numpy((tracked[1:] == keep).astype(np.float32))[:, None, None]  # [N-1,1,1,H,W]
+        part = [(b, valid * m) for (b, valid), m in zip(flows, masks)]
         rows.append(metrics.warping_error(out, part, cuts) / max(metrics.warping_error(frames, part, cuts), 1e-9))
     return rows[0], rows[1], float(np.mean(tracked[1:]))
-
-
-def torch_mask(m: np.ndarray):
-    import torch
-
-    return torch.from_numpy(m.astype(np.float32))[None, None]
 
 
 def measure(name, frames, cuts, masks, truth, out, light, tracked=None) -> dict:
@@ -182,11 +178,13 @@ def main() -> None:
                 out, ms, tracked = dreamed(ROOT, clip_file, name, args.set)
                 ms_now.append(ms)
             if args.before:
-                rows.append(measure(f"{name}, before", frames, cuts, masks, truth, before, min(ms_before), tracked_before))
+                rows.append(measure(f"{name}, before", frames, cuts, masks, truth, before, min(ms_before),
+                                    tracked_before))
                 outs.append(before)
             ms = min(ms_now)
             outs.append(out)
-            rows.append(measure(name if not args.before else f"{name}, now", frames, cuts, masks, truth, out, ms, tracked))
+            rows.append(measure(name if not args.before else f"{name}, now", frames, cuts, masks, truth, out, ms,
+                                tracked))
             if args.before:
                 rows[-1]["clip"] += f" ({ms / rows[0]['ms_light']:.2f}x the cost)"
             if ideal:  # our keyframe's dream moved with the true motion: the least flicker a dream this strong has
