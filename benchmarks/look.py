@@ -94,7 +94,7 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
     np.savez(out_file, out=np.stack(out), ms=1000 * float(np.mean(light)), tracked=np.stack(tracked))
 
 
-def dreamed(checkout: str, clip_file: str, name: str, sets: list) -> tuple[list[np.ndarray], float, np.ndarray]:
+def dreamed(checkout: str, clip_file: str, name: str, sets: list[str]) -> tuple[list[np.ndarray], float, np.ndarray]:
     """The output of `render` in a fresh process: (frames, ms per non-key frame, bool [N,H,W]: where each frame's
     keyframe dream was still carried)."""
     out_file = clip_file + f".{name}.out.npz"
@@ -111,6 +111,9 @@ def split_flicker(frames, out, flows, cuts, tracked) -> tuple[float, float, floa
 
     rows = []
     for keep in (True, False):
+        if not (tracked[1:] == keep).any():  # none of this kind (or a version that does not say): no figure
+            rows.append(float("nan"))
+            continue
         masks = torch.from_numpy((tracked[1:] == keep).astype(np.float32))[:, None, None]  # [N-1,1,1,H,W]
         part = [(b, valid * m) for (b, valid), m in zip(flows, masks)]
         rows.append(metrics.warping_error(out, part, cuts) / max(metrics.warping_error(frames, part, cuts), 1e-9))
