@@ -12,9 +12,11 @@ Per clip: persistence (strength and added detail over each shot's last half seco
 second, the worst shot of at least 1 s), the cut-safe luma warping-error ratio (flicker added) of the luma and
 of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index (passer only), the flicker
 split between pixels that still carry their keyframe's dream and the others (revealed, changed or lost, whose
-dream the refresh grew; with the share of the first) and the mean milliseconds of a frame that is not a
-keyframe. The camera clip also gets an "ideal carry" row: our keyframe's
-dream moved with the true camera motion, never faded or refreshed.
+dream the refresh grew; with the share of the first), scale persistence (the share of the dream's change
+surviving a 2 px blur, last half second over first: below 1, its patterns grew finer), and the mean
+milliseconds of a frame that is not a keyframe (repaints included), then of one neither keyframe nor repaint,
+the number of repaints and the mean milliseconds of a repaint and of a keyframe. The camera and smoke clips
+also get an "ideal carry" row: our keyframe's dream moved with the true motion, never faded or refreshed.
 
 --before CHECKOUT (e.g. `git worktree add /tmp/old d8c5b72`) renders the same clips with that version too,
 each version in its own process, alternating per clip so both see the same machine: the cost ratio comes from
@@ -77,7 +79,8 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
     saved = np.load(clip_file)
     frames, cuts = list(saved[name]), set(saved[name + "_cuts"].tolist())
     cfg = config.load("default", sets=sets)
-    vd, carry, out, prev, times, tracked = VideoDreamer(make_dreamer(cfg), cfg.video), None, [], None, [], []
+    vd, carry, out, prev, tracked = VideoDreamer(make_dreamer(cfg), cfg.video), None, [], None, []
+    times = {"key": [], "repaint": [], "plain": []}
     for i, f in enumerate(frames):
         cut = i == 0 or i in cuts
         width = getattr(cfg.video, "flow_width", 0)  # versions before it estimated flow at full size
@@ -85,22 +88,25 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
         b, fw = prepare_flows(None if cut else prev, f, cfg.video.flow, *([width] if width else []), **both)
         t = time.perf_counter()
         (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, cut)], [carry])
-        if not cut and not getattr(vd, "keyed", False):
-            times.append(time.perf_counter() - t)
+        kind = "key" if cut or getattr(vd, "keyed", False) else "repaint" if getattr(vd, "repainted", False) else "plain"
+        times[kind].append(time.perf_counter() - t)
         out.append(y)
         tracked.append((carry.trust[0, 0] > 0.5).numpy() if hasattr(carry, "trust") else np.ones(f.shape[:2], bool))
         prev = f
-    light = [t for t in times if t < 4 * np.median(times)]
-    np.savez(out_file, out=np.stack(out), ms=1000 * float(np.mean(light)), tracked=np.stack(tracked))
+    plain = [t for t in times["plain"] if t < 4 * np.median(times["plain"])]  # older versions' re-keys, hiccups
+    ms = lambda ts: 1000 * float(np.mean(ts)) if ts else float("nan")  # noqa: E731
+    cost = {"ms": ms(plain + times["repaint"]), "ms_plain": ms(plain), "ms_repaint": ms(times["repaint"]),
+            "ms_key": ms(times["key"]), "repaints": len(times["repaint"])}
+    np.savez(out_file, out=np.stack(out), tracked=np.stack(tracked), **cost)
 
 
-def dreamed(checkout: str, clip_file: str, name: str, sets: list[str]) -> tuple[list[np.ndarray], float, np.ndarray]:
-    """The output of `render` in a fresh process: (frames, ms per non-key frame, bool [N,H,W]: where each frame's
-    keyframe dream was still carried)."""
+def dreamed(checkout: str, clip_file: str, name: str, sets: list[str]) -> tuple[list[np.ndarray], dict, np.ndarray]:
+    """The output of `render` in a fresh process: (frames, its cost: ms per frame of each kind and the number of
+    repaints, bool [N,H,W]: where each frame's keyframe dream was still carried)."""
     out_file = clip_file + f".{name}.out.npz"
     subprocess.run([sys.executable, __file__, "--worker", checkout, clip_file, name, out_file, *sets], check=True)
     saved = np.load(out_file)
-    return list(saved["out"]), float(saved["ms"]), saved["tracked"]
+    return list(saved["out"]), {k: float(saved[k]) for k in COST}, saved["tracked"]
 
 
 def split_flicker(frames, out, flows, cuts, tracked) -> tuple[float, float, float]:
@@ -120,7 +126,10 @@ def split_flicker(frames, out, flows, cuts, tracked) -> tuple[float, float, floa
     return rows[0], rows[1], float(np.mean(tracked[1:]))
 
 
-def measure(name, frames, cuts, masks, truth, out, light, tracked=None) -> dict:
+COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints")
+
+
+def measure(name, frames, cuts, masks, truth, out, cost, tracked=None) -> dict:
     from dreamvideo import metrics
 
     flows = metrics.input_flows(frames)
@@ -131,7 +140,8 @@ def measure(name, frames, cuts, masks, truth, out, light, tracked=None) -> dict:
            "flicker_low": metrics.warping_error(out, flows, cuts, 1.0) / metrics.warping_error(frames, flows, cuts, 1.0),
            "strength": metrics.strength(out, frames), "detail": metrics.detail(out) / metrics.detail(frames),
            "true_flicker": metrics.true_flicker(out, frames, truth) if truth else float("nan"),
-           "ghost": metrics.ghost(out, frames, masks) if masks else float("nan"), "ms_light": light}
+           "ghost": metrics.ghost(out, frames, masks) if masks else float("nan"),
+           "persist_scale": min(metrics.scale_persistence(out, frames, cuts)), **cost}
     row["tracked_flicker"], row["other_flicker"], row["tracked"] = \
         split_flicker(frames, out, flows, cuts, tracked) if tracked is not None else (float("nan"),) * 3
     return row
@@ -165,39 +175,41 @@ def main() -> None:
 
     print(f"video settings: {config.load('default', sets=args.set).video}")
     print("| clip | frames | persistence strength | persistence detail | flicker | low flicker | true flicker | strength "
-          "| detail | ghost | flicker tracked / other (tracked share) | ms per non-key frame |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| detail | ghost | flicker tracked / other (tracked share) | scale persistence | ms per non-key frame "
+          "(without repaints) | repaints (ms each) | ms per keyframe |\n|" + "---|" * 15)
     with tempfile.TemporaryDirectory() as tmp:
         clip_file = os.path.join(tmp, "clips.npz")
         chosen = {k: c for k, c in clips(args.width).items() if not args.only or k in args.only}
         np.savez(clip_file, **{k: np.stack(c[0]) for k, c in chosen.items()},
                  **{k + "_cuts": np.array(sorted(c[1]), int) for k, c in chosen.items()})
+        nothing = {k: float("nan") for k in COST}
         for name, (frames, cuts, masks, ideal, truth) in chosen.items():
-            rows, outs, ms_before, ms_now = [], [], [], []
+            rows, outs, costs_before, costs = [], [], [], []
             for _ in range(args.repeat):  # the versions alternate; each one's fastest run is its cost
                 if args.before:
-                    before, ms, tracked_before = dreamed(args.before, clip_file, name, [])
-                    ms_before.append(ms)
-                out, ms, tracked = dreamed(ROOT, clip_file, name, args.set)
-                ms_now.append(ms)
+                    before, cost, tracked_before = dreamed(args.before, clip_file, name, [])
+                    costs_before.append(cost)
+                out, cost, tracked = dreamed(ROOT, clip_file, name, args.set)
+                costs.append(cost)
+            fastest = lambda runs: min(runs, key=lambda c: c["ms"])  # noqa: E731
             if args.before:
-                rows.append(measure(f"{name}, before", frames, cuts, masks, truth, before, min(ms_before),
+                rows.append(measure(f"{name}, before", frames, cuts, masks, truth, before, fastest(costs_before),
                                     tracked_before))
                 outs.append(before)
-            ms = min(ms_now)
             outs.append(out)
-            rows.append(measure(name if not args.before else f"{name}, now", frames, cuts, masks, truth, out, ms,
-                                tracked))
+            rows.append(measure(name if not args.before else f"{name}, now", frames, cuts, masks, truth, out,
+                                fastest(costs), tracked))
             if args.before:
-                rows[-1]["clip"] += f" ({ms / rows[0]['ms_light']:.2f}x the cost)"
+                rows[-1]["clip"] += f" ({rows[-1]['ms'] / rows[0]['ms']:.2f}x the cost)"
             if ideal:  # our keyframe's dream moved with the true motion: the least flicker a dream this strong has
                 rows.append(measure(f"{name}, ideal carry", frames, cuts, masks, truth,
-                                    ideal((out[0].astype(np.float32) - frames[0]) / 255), float("nan")))
+                                    ideal((out[0].astype(np.float32) - frames[0]) / 255), nothing))
             for r in rows:
                 print(f"| {r['clip']} | {r['frames']} | {r['persist_strength']:.2f} | {r['persist_detail']:.2f} | "
                       f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['true_flicker']:.2f} | {r['strength']:.4f} | "
                       f"{r['detail']:.2f} | {r['ghost']:.2f} | {r['tracked_flicker']:.2f} / {r['other_flicker']:.2f} "
-                      f"({r['tracked']:.2f}) | {r['ms_light']:.0f} |", flush=True)
+                      f"({r['tracked']:.2f}) | {r['persist_scale']:.2f} | {r['ms']:.0f} ({r['ms_plain']:.0f}) | "
+                      f"{r['repaints']:.0f} ({r['ms_repaint']:.0f}) | {r['ms_key']:.0f} |", flush=True)
             if args.strip:
                 first = min(cuts) if cuts else len(frames)
                 strip(f"{args.strip}-{name}.jpg", frames[:first], [o[:first] for o in outs])

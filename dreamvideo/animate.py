@@ -23,7 +23,7 @@ from . import engine, flow, objectives
 from .images import to_tensor
 from .staging import to_frames, upload
 
-STATE_VERSION = "carry-4"  # in the job identity: a work folder of another version starts afresh
+STATE_VERSION = "carry-5"  # in the job identity: a work folder of another version starts afresh
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Carry:
     frame: torch.Tensor  # [1,3,H,W] the current input frame
     shown: torch.Tensor  # [1,3,H,W] the detail of the output for it (after _carry_along: the last one, warped)
     step: torch.Tensor  # [1,1,H,W] in [0,1]: how far the last step along the flow can be trusted
+    fade: torch.Tensor  # [1,3,H,W] what a repaint replaced (old minus new detail), fading out frame by frame
     age: int = 0  # frames since the keyframe
 
     def to(self, device, copy: bool = False) -> "Carry":
@@ -114,8 +115,8 @@ def refind(to_key: torch.Tensor, trust: torch.Tensor, frame: torch.Tensor, key_f
 def keyframe(detail: torch.Tensor, frame: torch.Tensor) -> Carry:
     """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W]."""
     one = torch.ones_like(detail[:, :1])
-    return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, torch.zeros_like(detail), frame,
-                 detail, one)
+    zero = torch.zeros_like(detail)
+    return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, zero, frame, detail, one, zero)
 
 
 def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,25 +134,30 @@ def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float
 
 @dataclass(frozen=True)
 class Tick:
-    """What one tick does: lanes `keys` get the full dream, lanes `light` continue their carry, and
-    `rebase[j]` says whether light lane j's output becomes its new keyframe."""
+    """What one tick does: lanes `keys` get the full dream, lanes `light` continue their carry; for light lane
+    j, `rebase[j]` says whether its output becomes its new keyframe and `repaint[j]` whether the pixels that
+    lost their keyframe's dream are dreamed afresh at every octave first (then it rebases too)."""
 
     keys: list[int]
     light: list[int]
     rebase: list[bool]
+    repaint: list[bool]
 
 
 def plan_tick(ages: list[int | None], tracked: dict[int, float], v) -> Tick:
     """Decide a tick from each lane's carry age (None: no carry, a shot's first frame) and, for lanes carried
-    along a flow, the fraction of pixels still tracked. Too little tracked (below video.rekey) or too old
-    (video.rekey_every) re-keys: by rebasing on the output, or by a fresh dream (rekey_mode = dream)."""
+    along a flow, the fraction of pixels still tracked. More than video.repaint lost (when set) repaints them
+    and rebases; too little tracked (below video.rekey) or too old (video.rekey_every) re-keys: by rebasing on
+    the output, or by a fresh dream (rekey_mode = dream)."""
     fresh = [age is None for age in ages]
-    rebase = [False] * len(ages)
+    rebase, repaint = [False] * len(ages), [False] * len(ages)
     for i, fraction in tracked.items():
-        if fraction < v.rekey or (v.rekey_every and ages[i] >= v.rekey_every):
+        if v.repaint and 1 - fraction > v.repaint and ages[i] >= REPAINT_GAP:
+            rebase[i] = repaint[i] = True
+        elif fraction < v.rekey or (v.rekey_every and ages[i] >= v.rekey_every):
             rebase[i], fresh[i] = v.rekey_mode == "rebase", v.rekey_mode != "rebase"
     light = [i for i, f in enumerate(fresh) if not f]
-    return Tick([i for i, f in enumerate(fresh) if f], light, [rebase[i] for i in light])
+    return Tick([i for i, f in enumerate(fresh) if f], light, [rebase[i] for i in light], [repaint[i] for i in light])
 
 
 @dataclass(frozen=True)
@@ -215,16 +221,17 @@ class VideoDreamer:
         step = valid * photometric(x, flow.warp(carry.frame, back), v.match_tolerance)
         trust = (flow.warp(carry.trust, back) > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
         to_key, extra = flow.compose(carry.to_key, back), flow.warp(carry.extra, back, mode="bicubic") * step
+        fade = flow.warp(carry.fade, back, mode="bicubic") * step * REPAINT_FADE
         if v.refind:  # uncovered again: the keyframe's dream comes back in place of what grew meanwhile
             guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)
             to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
-        return replace(carry, to_key=to_key, trust=trust, extra=extra, frame=x,
+        return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x,
                        shown=flow.warp(carry.shown, back, mode="bicubic"), step=step, age=carry.age + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames (numpy; on CUDA HostFrames, which np.asarray
         turns into numpy once their copy is done) and the new carries."""
-        self.keyed = False  # whether any lane got a keyframe this tick (for benchmarks)
+        self.keyed = self.repainted = False  # whether any lane got a keyframe, a repaint this tick (benchmarks)
         if self.animator is None and not self.one_by_one:
             return self._step(self.fixed, items, carries)
         frames, new = [None] * len(items), [None] * len(items)
@@ -259,12 +266,14 @@ class VideoDreamer:
         out: list = [None] * len(items)
         new: list = [None] * len(items)
         self.keyed |= bool(tick.keys)
+        self.repainted |= any(tick.repaint)
         if tick.keys:
             for i, o, c in zip(tick.keys, *self._key(s, [items[i] for i in tick.keys], nums and nums.pick(tick.keys))):
                 out[i], new[i] = o, c
         if tick.light:
-            for i, o, c in zip(tick.light, *self._continue(s, [items[i] for i in tick.light], [moved[i] for i in tick.light],
-                                                           tick.rebase, nums and nums.pick(tick.light))):
+            light = self._continue(s, [items[i] for i in tick.light], [moved[i] for i in tick.light], tick.rebase,
+                                   tick.repaint, nums and nums.pick(tick.light))
+            for i, o, c in zip(tick.light, *light):
                 out[i], new[i] = o, c
         return to_frames(out), new
 
@@ -279,9 +288,11 @@ class VideoDreamer:
         return [x[j:j + 1] + d[j:j + 1] for j in range(len(items))], \
             [keyframe(d[j:j + 1], x[j:j + 1]) for j in range(len(items))]
 
-    def _continue(self, s, items: list[FrameIn], cs: list[Carry], rebase: list[bool], nums=None):
-        """Later frames: the carried detail, then a few steps at the finest octaves where it falls short.
-        `rebase[j]`: lane j's output becomes its new keyframe. Returns outputs [1,3,H,W] and carries."""
+    def _continue(self, s, items: list[FrameIn], cs: list[Carry], rebase: list[bool], repaint: list[bool],
+                  nums=None):
+        """Later frames: the carried detail, then a few steps at the finest octaves where it falls short and, for
+        lanes with `repaint[j]`, the full dream where the keyframe's dream was lost. `rebase[j]`: lane j's
+        output becomes its new keyframe. Returns outputs [1,3,H,W] and carries."""
         v = s.video
         blend = nums.blend if nums else v.blend
         cat = lambda name: torch.cat([getattr(c, name) for c in cs])  # noqa: E731
@@ -291,22 +302,30 @@ class VideoDreamer:
         keep = cat("trust") * photometric(structure(base), structure(source), v.structure_tolerance)
         held = (keep > 0.5).float()  # once dropped, a pixel's key detail never returns on top of what replaced it
         key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * blend  # bicubic: keeps fine texture
-        carried = key + cat("extra")
+        fade = cat("fade")
+        carried = key + cat("extra") + fade
         if v.temporal:  # the carried detail, steadied toward the last output's detail along the flow where trusted
             carried = carried + v.temporal * cat("step") * (cat("shown") - carried)
         # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
         key_energy = cat("key_energy")
         level = keep * flow.warp(key_energy, to_key) + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
         carried, gain = hold(carried, level, v.reveal_boost, v.evolve)
-        detail = self._refresh(s, [item.index for item in items], base, carried, gain, self.dreamer.cfg.run.seed,
-                               nums)
+        seed = self.dreamer.cfg.run.seed
+        detail = self._refresh(s, [item.index for item in items], base, carried, gain, seed, nums)
+        rows = [j for j, r in enumerate(repaint) if r]
+        if rows:  # on top of the refresh: a repaint leaves the pixels that still carry their keyframe's dream as is
+            new = self._repaint(s, [items[j].index for j in rows], base[rows], detail[rows], 1 - held[rows], seed,
+                                nums and nums.pick(rows))
+            fade[rows] = REPAINT_FADE * (detail[rows] - new)  # no pop: what it replaced fades out over a few frames
+            detail[rows] = new + fade[rows]
         y = (base + detail).clamp(0, 1)
-        extra = y - base - key
+        extra = y - base - key - fade
         outs, carries = [], []
         for j, c in enumerate(cs):
             outs.append(y[j:j + 1])
-            if rebase[j]:  # this output becomes the lane's new keyframe, keeping the shot's energy
-                carries.append(replace(keyframe(y[j:j + 1] - base[j:j + 1], base[j:j + 1]), key_energy=level[j:j + 1]))
+            if rebase[j]:  # this output, less what is fading out, becomes the lane's keyframe, at the shot's energy
+                carries.append(replace(keyframe(y[j:j + 1] - base[j:j + 1] - fade[j:j + 1], base[j:j + 1]),
+                                       key_energy=level[j:j + 1], fade=fade[j:j + 1]))
             else:
                 carries.append(replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1]))
         return outs, carries
@@ -328,6 +347,24 @@ class VideoDreamer:
         return carried + engine.gaussian_blur(detail - carried, v.soften)
 
 
+    def _repaint(self, s, indices: list[int], base, carried, lost, seed, nums=None) -> torch.Tensor:
+        """A partial keyframe: where the carried detail [B,3,H,W] is no longer the keyframe's (lost [B,1,H,W],
+        1: lost; feathered by REPAINT_FEATHER px) it is dreamed afresh on `base` as a keyframe is, every octave
+        and all its steps, its new detail softened the same way; elsewhere it stays. Returns the detail
+        [B,3,H,W]."""
+        region = engine.gaussian_blur(lost, REPAINT_FEATHER)
+        start = carried * (1 - region)
+        step_map = (nums.step_size if nums else s.dream.step_size) * region
+        detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, start,
+                               replace(s.dream, normalize="local"),
+                               [frame_generator(seed, i) for i in indices], s.dream.octaves, s.dream.steps,
+                               step_map, step_map)
+        return start + engine.gaussian_blur(detail - start, s.video.soften)
+
+
+REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width
+REPAINT_FADE = 0.7  # share of what a repaint replaced still shown on its frame, then on each next one of it
+REPAINT_GAP = 12  # frames at least from a keyframe or a rebase to a repaint: changing content repaints that seldom
 REFRESH_WIDTH = 360  # px: with video.refresh_octaves = 0, later frames are refreshed down to an octave this small
 
 

@@ -81,6 +81,7 @@ def add_video_flags(p: argparse.ArgumentParser) -> None:
     setting_flag(g, "--flow", "video.flow", "dis|farneback|none")
     setting_flag(g, "--blend", "video.blend", "F")
     setting_flag(g, "--evolve", "video.evolve", "F")
+    setting_flag(g, "--repaint", "video.repaint", "F")
     setting_flag(g, "--crf", "video.crf", "N")
     setting_flag(g, "--codec", "video.codec", "NAME", "video codec: libx264 (h264), libx265 (h265), libvpx-vp9 (vp9), "
                    "prores_ks (.mov), ffv1 (.mkv) (default: by the output's extension)")

@@ -116,6 +116,9 @@ class VideoConfig:
                                   "motion can carry", limits=(0.0, 5.0))
     light_smooth: float = setting(0.0, "Gaussian sigma (px) of the gradient on later frames", limits=(0.0, 50.0))
     light_jitter: int = setting(0, "max random roll (px) on later frames", limits=(0, 1024))
+    repaint: float = setting(0.15, "when more than this share of a frame has lost its keyframe's dream (revealed, "
+                                  "changed), dream it there at every octave, a partial keyframe, and continue from "
+                                  "the result (0: never)", limits=(0.0, 1.0))
     rekey: float = setting(0.5, "new keyframe when fewer pixels than this are still tracked", limits=(0.0, 1.0))
     rekey_every: int = setting(0, "also re-key (from the current output) every N frames (0: never)",
                                limits=(0, 100000))

@@ -88,20 +88,40 @@ def added_detail(out: np.ndarray, inp: np.ndarray) -> float:
     return detail([out]) / max(detail([inp]), 1e-6) - 1
 
 
+def shot_ends(n: int, cuts, fps: float = 25.0) -> list[tuple[range, range]]:
+    """For every shot of at least 1 s among n frames: the frame numbers of its first and its last half second."""
+    bounds = [0, *sorted(c for c in cuts if 0 < c < n), n]
+    half = max(1, round(fps / 2))
+    return [(range(a, a + half), range(b - half, b)) for a, b in zip(bounds, bounds[1:])
+            if b - a >= 2 * half and b - a >= fps]
+
+
 def persistence(out: list[np.ndarray], inp: list[np.ndarray], cuts, fps: float = 25.0) -> list[tuple[float, float]]:
     """For every shot of at least 1 s: (strength, added detail) over its last half second divided by the same
     over its first half second. 1 means the dream is as strong at the end of the shot as at its start."""
-    bounds = [0, *sorted(c for c in cuts if 0 < c < len(out)), len(out)]
-    half = max(1, round(fps / 2))
     rows = []
-    for a, b in zip(bounds, bounds[1:]):
-        if b - a < 2 * half or b - a < fps:
-            continue
-        head, tail = range(a, a + half), range(b - half, b)
+    for head, tail in shot_ends(len(out), cuts, fps):
         s = [np.mean([frame_strength(out[i], inp[i]) for i in r]) for r in (head, tail)]
         d = [np.mean([added_detail(out[i], inp[i]) for i in r]) for r in (head, tail)]
         rows.append((s[1] / max(s[0], 1e-9), d[1] / max(d[0], 1e-9)))
     return rows
+
+
+def coarse_share(out: np.ndarray, inp: np.ndarray, sigma: float = 2.0) -> float:
+    """How coarse one frame's dream is: the share of its change (output - input) that survives a Gaussian blur
+    of `sigma` px. The finest pattern a layer makes (stripes) is blurred away; eyes, rings and blobs remain."""
+    import cv2
+
+    d = out.astype(np.float32) - inp
+    return float(np.abs(cv2.GaussianBlur(d, (0, 0), sigma)).mean() / max(np.abs(d).mean(), 1e-6))
+
+
+def scale_persistence(out: list[np.ndarray], inp: list[np.ndarray], cuts, fps: float = 25.0) -> list[float]:
+    """For every shot of at least 1 s: coarse_share over its last half second over its first half second.
+    Below 1: the dream's patterns got finer over the shot (a refreshed dream drifting to stripes)."""
+    return [np.mean([coarse_share(out[i], inp[i]) for i in tail]) / max(np.mean([coarse_share(out[i], inp[i])
+                                                                               for i in head]), 1e-9)
+            for head, tail in shot_ends(len(out), cuts, fps)]
 
 
 def ghost(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.ndarray], sigma: float = 4.0) -> float:

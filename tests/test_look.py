@@ -42,14 +42,17 @@ def dreamer(*sets):
                                                      "dream.step_size=0.015", *sets]))
 
 
-def run(d, frames, video_sets=()):
-    """Dream frames as one shot; returns float outputs [3,H,W] in [0,1] and the carries."""
+def run(d, frames, video_sets=(), repainted=None):
+    """Dream frames as one shot; returns float outputs [3,H,W] in [0,1] and the carries. `repainted`: a list
+    told, frame by frame, whether the frame was repainted."""
     cfg = config.load("default", sets=list(video_sets))
     vd = VideoDreamer(d, cfg.video)
     carry, prev, outs, carries = None, None, [], []
     for i, f in enumerate(frames):
         b, fw = prepare_flows(prev, f, "dis", forward=cfg.video.consistency)
         (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, i == 0)], [carry])
+        if repainted is not None:
+            repainted.append(vd.repainted)
         outs.append(torch.from_numpy(y).permute(2, 0, 1).float() / 255)
         carries.append(carry)
         prev = f
@@ -145,7 +148,8 @@ def test_slowly_replaced_content_drops_the_keyframes_detail():
 def test_uncovered_background_gets_its_keyframe_dream_back():
     """An object crosses a slowly panning scene and leaves: the background it uncovers is found again in the
     keyframe along the scene's global motion and shows the keyframe's dream there, as before it was covered (no
-    imprint of the object, no fresh texture). Without video.refind it stays bare (no refresh here)."""
+    imprint of the object, no fresh texture). Without video.refind it stays bare (no refresh, no repaint here: a
+    repaint while the object covers the background rebases the keyframe onto a frame that shows the object)."""
     import cv2
 
     w, h, n = 192, 128, 44
@@ -160,7 +164,7 @@ def test_uncovered_background_gets_its_keyframe_dream_back():
         frames.append(f)
 
     def error(sets):
-        outs, _ = run(dreamer(), frames, ["video.light_steps=0", "video.temporal=0", *sets])
+        outs, _ = run(dreamer(), frames, ["video.light_steps=0", "video.temporal=0", "video.repaint=0", *sets])
         last = n - 1  # frame `last` at x shows frame 0 at x + last
         key = detail(outs[0], frames[0])[:, 54:74, 8 + last:w - 8]
         got = detail(outs[last], frames[last])[:, 54:74, 8:w - 8 - last]
@@ -221,6 +225,28 @@ def test_a_rekey_continues_the_texture_instead_of_jumping():
     assert (cur - prev).abs().mean() < 0.5 * fresh  # a fresh dream of frame 4 would differ by about `fresh`
 
 
+def test_a_repaint_dreams_lost_pixels_like_a_keyframe_and_keeps_the_rest():
+    """Once enough of the frame has lost its keyframe's dream (and a dozen frames have passed), those pixels get
+    the keyframe's full dream at once, the others keep their carried dream exactly, and the result becomes the new
+    keyframe; what the repaint replaced fades out over a few frames instead of popping."""
+    frames, d = pan(16, speed=3), dreamer()
+    plain, _ = run(d, frames, ["video.repaint=0"])
+    flags = []
+    outs, carries = run(d, frames, ["video.repaint=0.15"], flags)
+    r = flags.index(True)
+    assert r == animate.REPAINT_GAP and flags.count(True) == 1
+    key = detail(outs[0], frames[0]).abs().mean()
+    strip = (slice(None), slice(4, -4), slice(W - 6, None))  # revealed in the last 2 frames
+    new, before = carries[r].key_detail[0][strip], detail(plain[r], frames[r])[strip]
+    assert new.abs().mean() >= 0.6 * key > 1.5 * before.abs().mean()
+    shown = detail(outs[r], frames[r])[strip]
+    assert (shown - before).abs().mean() < 0.5 * (new - before).abs().mean()  # fading: 0.3 of the way on frame r
+    far = slice(4, W - 3 * r - 16)  # tracked since the keyframe, beyond the feathered edge of the repaint
+    assert (outs[r] - plain[r])[:, 8:-8, far].abs().max() <= 1.5 / 255  # (top, bottom rows: lost, repainted)
+    assert torch.allclose(carries[r].key_detail[0] + carries[r].fade[0], detail(outs[r], frames[r]), atol=1 / 255)
+    assert bool((carries[r].trust == 1).all())
+
+
 def test_the_temporal_pull_reduces_frame_to_frame_change():
     frames = pan(10, speed=2.5)
 
@@ -273,7 +299,7 @@ def test_detail_dropped_where_content_changed_does_not_return_on_top_of_its_repl
         f = a.copy()
         f[16:48, 24:72] = np.round((1 - t) * a[16:48, 24:72] + t * b[16:48, 24:72]).astype(np.uint8)
         frames.append(f)
-    outs, carries = run(dreamer(), frames, ["video.reveal_boost=8"])
+    outs, carries = run(dreamer(), frames, ["video.reveal_boost=8", "video.repaint=0"])  # (a repaint rebases)
     region = lambda k: detail(outs[k], frames[k])[:, 20:44, 28:68].abs().mean()  # noqa: E731
     energy = [float(region(k)) for k in range(len(frames))]
     assert max(b - a for a, b in zip(energy, energy[1:])) <= 0.15 * energy[0]  # grows back gradually (0.06)

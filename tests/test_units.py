@@ -190,7 +190,9 @@ def test_one_place_decides_still_or_video_output():
 
 def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
     """The tick's decisions, apart from the doing: a lane without a carry is a keyframe; one tracked too little
-    rebases (or, with rekey_mode = dream, is dreamed afresh); rekey_every re-keys old carries."""
+    rebases (or, with rekey_mode = dream, is dreamed afresh); rekey_every re-keys old carries; with video.repaint,
+    one that lost more than that share is repainted and rebases, whatever the re-key settings, unless it is younger
+    than REPAINT_GAP frames (then the re-key settings decide)."""
     from dreamvideo.animate import plan_tick
     from dreamvideo.config import VideoConfig
 
@@ -203,6 +205,10 @@ def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
     assert old.light == [0, 1] and old.rebase == [True, False]
     untracked = plan_tick([4], {}, v)  # flow = none: carried in place, never re-keyed by tracking
     assert untracked.light == [0] and untracked.rebase == [False]
+    assert tick.repaint == [False] * 3  # video.repaint = 0: never
+    painted = plan_tick([13, 15, 17, 11], {0: 0.95, 1: 0.85, 2: 0.3, 3: 0.3},
+                        VideoConfig(repaint=0.1, rekey_mode="dream"))
+    assert painted.keys == [3] and painted.repaint == [False, True, True] and painted.rebase == [False, True, True]
 
 
 def test_staged_items_dream_as_numpy_ones_and_host_frames_read_as_arrays(monkeypatch):
