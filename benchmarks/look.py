@@ -10,7 +10,8 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   cut      4 s: camera and object motion, a hard cut at 2.4 s to another photo
 Per clip: persistence (strength and added detail over each shot's last half second over its first half
 second, the worst shot of at least 1 s), the cut-safe luma warping-error ratio (flicker added) of the luma and
-of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index (passer only), the flicker
+of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index and the object's share of
+the dream (strength on the moving object over the rest; passer only), the flicker
 split between pixels that still carry their keyframe's dream and the others (revealed, changed or lost, whose
 dream the refresh grew; with the share of the first), scale persistence (the share of the dream's change
 surviving a 2 px blur, last half second over first: below 1, its patterns grew finer), and the mean
@@ -141,6 +142,7 @@ def measure(name, frames, cuts, masks, truth, out, cost, tracked=None) -> dict:
            "strength": metrics.strength(out, frames), "detail": metrics.detail(out) / metrics.detail(frames),
            "true_flicker": metrics.true_flicker(out, frames, truth) if truth else float("nan"),
            "ghost": metrics.ghost(out, frames, masks) if masks else float("nan"),
+           "object": metrics.object_share(out, frames, masks) if masks else float("nan"),
            "persist_scale": min(metrics.scale_persistence(out, frames, cuts)), **cost}
     row["tracked_flicker"], row["other_flicker"], row["tracked"] = \
         split_flicker(frames, out, flows, cuts, tracked) if tracked is not None else (float("nan"),) * 3
@@ -175,7 +177,7 @@ def main() -> None:
 
     print(f"video settings: {config.load('default', sets=args.set).video}")
     print("| clip | frames | persistence strength | persistence detail | flicker | low flicker | true flicker | strength "
-          "| detail | ghost | flicker tracked / other (tracked share) | scale persistence | ms per non-key frame "
+          "| detail | ghost / object | flicker tracked / other (tracked share) | scale persistence | ms per non-key frame "
           "(without repaints) | repaints (ms each) | ms per keyframe |\n|" + "---|" * 15)
     with tempfile.TemporaryDirectory() as tmp:
         clip_file = os.path.join(tmp, "clips.npz")
@@ -207,7 +209,7 @@ def main() -> None:
             for r in rows:
                 print(f"| {r['clip']} | {r['frames']} | {r['persist_strength']:.2f} | {r['persist_detail']:.2f} | "
                       f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['true_flicker']:.2f} | {r['strength']:.4f} | "
-                      f"{r['detail']:.2f} | {r['ghost']:.2f} | {r['tracked_flicker']:.2f} / {r['other_flicker']:.2f} "
+                      f"{r['detail']:.2f} | {r['ghost']:.2f} / {r['object']:.2f} | {r['tracked_flicker']:.2f} / {r['other_flicker']:.2f} "
                       f"({r['tracked']:.2f}) | {r['persist_scale']:.2f} | {r['ms']:.0f} ({r['ms_plain']:.0f}) | "
                       f"{r['repaints']:.0f} ({r['ms_repaint']:.0f}) | {r['ms_key']:.0f} |", flush=True)
             if args.strip:

@@ -140,3 +140,11 @@ def ghost(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.ndarray],
             clean.append(low[~(seen | m)].mean())
         seen |= m
     return float(np.mean(revealed) / max(np.mean(clean), 1e-9)) if revealed else float("nan")
+
+
+def object_share(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.ndarray]) -> float:
+    """How much dream a moving object holds: strength (mean |out - in|) on its pixels (bool [H,W] masks) over the
+    strength on the others, averaged over the frames that show it. About 1: it is dreamed as the scene is."""
+    rows = [np.abs(o.astype(np.float32) - i).mean(-1) for o, i in zip(out, inp)]
+    shares = [r[m].mean() / max(r[~m].mean(), 1e-9) for r, m in zip(rows, masks) if m.any() and (~m).any()]
+    return float(np.mean(shares)) if shares else float("nan")

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from dreamvideo import animate, config, flow
+from dreamvideo import animate, config, flow, tracking
 from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
 from dreamvideo.runner import make_dreamer
 
@@ -189,11 +189,11 @@ def test_refind_takes_the_scenes_motion_where_the_chain_broke_or_drifted():
     trust[..., 10:30, 10:30] = 0  # the chain broke here
     to_key[:, 0, 10:30, 40:56] = 17.0  # and drifted here
     trust[..., 40:60, 60:80] = 0
-    guess, found = animate.refind(to_key, trust, frame, key, 0.1)
+    guess, found = tracking.refind(to_key, trust, frame, key, 0.1)
     assert torch.allclose(guess[:, 0], torch.full((1, H, W), 5.0), atol=0.05) and guess[:, 1].abs().max() < 0.05
     assert found[..., 12:28, 12:28].min() == 1 and found[..., 12:28, 42:54].min() == 1
     assert found[..., 44:56, 64:76].max() == 0 and found[..., 35:38, :W - 8].max() == 0  # occluder; tracked ones
-    _, none = animate.refind(to_key, torch.zeros_like(trust).index_fill(3, torch.arange(10), 1.0), frame, key, 0.1)
+    _, none = tracking.refind(to_key, torch.zeros_like(trust).index_fill(3, torch.arange(10), 1.0), frame, key, 0.1)
     assert none.max() == 0
 
 

@@ -1,0 +1,47 @@
+"""Which pixels of a frame still show what their carried dream was dreamed on: pure tensor functions on frames
+[B,3,H,W] in [0,1] and backward flows [B,2,H,W] in pixels, with no dreaming in them."""
+from __future__ import annotations
+
+import torch
+
+from . import engine, flow
+
+
+def mismatch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """[B,1,H,W]: how much two aligned frames [B,C,H,W] differ, mean |difference| over channels (in their units),
+    lightly blurred."""
+    return engine.gaussian_blur((a - b).abs().mean(1, keepdim=True), 1.0)
+
+
+def photometric(a: torch.Tensor, b: torch.Tensor, tolerance: float) -> torch.Tensor:
+    """[B,1,H,W] in [0,1]: exactly 1 where two aligned frames differ by at most `tolerance` (mismatch, in [0,1]
+    units), falling to 0 at twice that. Exactly 1 within the tolerance: a confidence applied frame after frame
+    must not wear the dream down by small factors."""
+    return (2 - mismatch(a, b) / tolerance).clamp(0, 1)
+
+
+def structure(x: torch.Tensor) -> torch.Tensor:
+    """[B,1,H,W] high-pass of a frame's luma: its structure without slow changes of light."""
+    y = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return y - engine.gaussian_blur(y, 3.0)
+
+
+def refind(to_key: torch.Tensor, trust: torch.Tensor, frame: torch.Tensor, key_frame: torch.Tensor,
+           tolerance: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Find pixels in the keyframe along the scene's global motion: an affine fit to the tracked pixels' to_key
+    [B,2,H,W] (trust [B,1,H,W]), refitted on those within 8, then 2 px of it (flow dragged along by a moving
+    object must not bend it), given that a quarter of the frame agrees. A pixel is found where the frame
+    [B,3,H,W] matches the keyframe there (inside it) and either its chain of flows broke (trust 0: a moving
+    object covered it) or the chain ends more than 2 px from the scene's motion where the keyframe matches no
+    worse (flow dragged along by a moving object over smooth background). Returns the global motion [B,2,H,W]
+    and where pixels were found [B,1,H,W] (1: found)."""
+    guess = flow.fit_affine(to_key, trust)
+    for px in (8, 2):
+        agree = trust * ((to_key - guess).pow(2).sum(1, keepdim=True) < px * px).float()
+        guess = flow.fit_affine(to_key, agree)
+    there, own = mismatch(frame, flow.warp(key_frame, guess)), mismatch(frame, flow.warp(key_frame, to_key))
+    apart = (to_key - guess).pow(2).sum(1, keepdim=True) > 4  # more than 2 px from the scene's motion
+    better = torch.maximum(1 - trust, (apart & (there <= own)).float())
+    enough = (agree.mean((2, 3), keepdim=True) > 0.25).float()
+    found = better * (there < tolerance).float() * flow.inside(guess) * enough
+    return guess, found
