@@ -267,8 +267,11 @@ class VideoDreamer:
         key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * blend  # bicubic: keeps fine texture
         fade = cat("fade")
         carried = key + cat("extra") + fade
-        if v.temporal:  # the carried detail, steadied toward the last output's detail along the flow where trusted
-            carried = carried + v.temporal * cat("step") * (cat("shown") - carried)
+        # The carried detail, steadied toward the last output's detail along the flow where trusted: for this frame
+        # only (kept in `extra`, the difference of two copies of the texture a fraction of a pixel apart piles up
+        # frame after frame into the layer's finest stripes).
+        pull = v.temporal * cat("step") * (cat("shown") - carried)
+        carried = carried + pull
         # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
         key_energy = cat("key_energy")
         level = keep * flow.warp(key_energy, to_key) + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
@@ -282,7 +285,7 @@ class VideoDreamer:
             fade[rows] = REPAINT_FADE * (detail[rows] - new)  # no pop: what it replaced fades out over a few frames
             detail[rows] = new + fade[rows]
         y = (base + detail).clamp(0, 1)
-        extra = y - base - key - fade
+        extra = y - base - key - fade - pull
         outs, carries = [], []
         for j, c in enumerate(cs):
             outs.append(y[j:j + 1])

@@ -10,8 +10,10 @@ cluster and the manifest records each chunk as soon as it is complete: a rerun r
 """
 from __future__ import annotations
 
+import glob
 import os
 import re
+import shutil
 import socket
 import tempfile
 import threading
@@ -194,6 +196,30 @@ def local_copies(seg: Segment, folder: str) -> tuple[VideoInfo, Config]:
     return replace(seg.info, path=paths.get(seg.info.path, seg.info.path)), cfg
 
 
+SEGMENT_PREFIX = "dreamvideo-segment-"
+
+
+def segment_folder() -> tempfile.TemporaryDirectory:
+    """A temporary folder for a segment's copies, named by this worker's process number. A cancelled segment's
+    worker is killed before it can remove its own, so ones whose process is gone are removed here first."""
+    for old in glob.glob(os.path.join(tempfile.gettempdir(), SEGMENT_PREFIX + "*-*")):
+        pid = os.path.basename(old)[len(SEGMENT_PREFIX):].split("-")[0]
+        if pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"{SEGMENT_PREFIX}{os.getpid()}-")
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this number runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
+
+
 def dream_segment(seg: Segment, tracker) -> None:
     """The Ray task: dream one lane's chunks into the shared work folder, or send them back to the driver."""
     import ray
@@ -203,7 +229,7 @@ def dream_segment(seg: Segment, tracker) -> None:
     from .runner import make_dreamer, set_threads
 
     host = f"{socket.gethostname()}:{os.getpid()}"
-    with tempfile.TemporaryDirectory(prefix="dreamvideo-segment-") as tmp:
+    with segment_folder() as tmp:
         info, cfg = local_copies(seg, tmp)
         folder = seg.folder or tmp
         dreamer = make_dreamer(cfg)

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 
@@ -155,3 +156,22 @@ def test_an_unreachable_cluster_is_refused_in_one_line_at_once(clip, tmp_path):
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and "cannot reach the Ray cluster at 127.0.0.1:1" in err[0]
     assert not os.path.exists(out) and not os.path.exists(out + ".dreamvideo-work")
+
+
+def test_segment_folders_left_by_killed_workers_are_removed(tmp_path, monkeypatch):
+    """A cancelled segment's worker is killed before it removes its temporary folder; the next segment on that
+    host removes the folders whose process is gone, and keeps those of running ones."""
+    import subprocess
+
+    from dreamvideo import cluster
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"{cluster.SEGMENT_PREFIX}{int(done.stdout)}-abc"
+    live = tmp_path / f"{cluster.SEGMENT_PREFIX}{os.getppid()}-def"
+    dead.mkdir()
+    live.mkdir()
+    with cluster.segment_folder() as folder:
+        assert os.path.basename(folder).startswith(f"{cluster.SEGMENT_PREFIX}{os.getpid()}-")
+        assert not dead.exists() and live.exists()
+    assert not os.path.exists(folder)
