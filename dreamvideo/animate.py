@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from . import engine, flow, objectives
-from .tracking import photometric, refind, structure
 from .images import to_tensor
 from .staging import to_frames, upload
+from .tracking import photometric, refind, structure
 
 STATE_VERSION = "carry-5"  # in the job identity: a work folder of another version starts afresh
 
@@ -311,7 +311,6 @@ class VideoDreamer:
                                [frame_generator(seed, i) for i in indices], octaves, v.light_steps,
                                v.coarse_every * coarse.to(base.device) * step_map[:, :1], step_map[:, 1:])
         return carried + engine.gaussian_blur(detail - carried, v.soften)
-
 
     def _repaint(self, s, indices: list[int], base, carried, lost, seed, nums=None) -> torch.Tensor:
         """A partial keyframe: where the carried detail [B,3,H,W] is no longer the keyframe's (lost [B,1,H,W],
