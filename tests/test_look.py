@@ -247,6 +247,31 @@ def test_a_repaint_dreams_lost_pixels_like_a_keyframe_and_keeps_the_rest():
     assert bool((carries[r].trust == 1).all())
 
 
+def test_a_batch_of_lanes_repaints_only_the_lanes_that_are_due():
+    """Batched lanes (as on CUDA): a lane whose pan revealed enough is repainted, a slower one beside it is not,
+    and each gets what it gets dreamed alone (within the rounding a batch brings)."""
+    d = dreamer()
+    vd = VideoDreamer(d, config.load("default").video)
+    lanes = [pan(14, speed=3), pan(14, speed=1, seed=1)]
+    carries = []
+    for frames in lanes:
+        carry = None
+        for i in range(12):
+            b, f = prepare_flows(frames[i - 1] if i else None, frames[i], "dis", forward=False)
+            (_,), (carry,) = vd.step([FrameIn(i, frames[i], b, f, i == 0)], [carry])
+        carries.append(carry)
+    items = [FrameIn(12, f[12], *prepare_flows(f[11], f[12], "dis", forward=False)) for f in lanes]
+    alone, repainted = [], []
+    for item, carry in zip(items, carries):
+        (y,), _ = vd.step([item], [carry])
+        alone.append(y)
+        repainted.append(vd.repainted)
+    assert repainted == [True, False]
+    vd.one_by_one = False
+    together, _ = vd.step(items, carries)
+    assert vd.repainted and all(np.abs(a.astype(int) - t).max() <= 2 for a, t in zip(alone, together))
+
+
 def test_the_temporal_pull_reduces_frame_to_frame_change():
     frames = pan(10, speed=2.5)
 
