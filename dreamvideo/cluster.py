@@ -216,7 +216,7 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's
-        return True
+        pass
     return True
 
 

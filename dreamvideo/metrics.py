@@ -119,9 +119,8 @@ def coarse_share(out: np.ndarray, inp: np.ndarray, sigma: float = 2.0) -> float:
 def scale_persistence(out: list[np.ndarray], inp: list[np.ndarray], cuts, fps: float = 25.0) -> list[float]:
     """For every shot of at least 1 s: coarse_share over its last half second over its first half second.
     Below 1: the dream's patterns got finer over the shot (a refreshed dream drifting to stripes)."""
-    return [np.mean([coarse_share(out[i], inp[i]) for i in tail]) / max(np.mean([coarse_share(out[i], inp[i])
-                                                                               for i in head]), 1e-9)
-            for head, tail in shot_ends(len(out), cuts, fps)]
+    share = lambda frames: np.mean([coarse_share(out[i], inp[i]) for i in frames])  # noqa: E731
+    return [share(tail) / max(share(head), 1e-9) for head, tail in shot_ends(len(out), cuts, fps)]
 
 
 def ghost(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.ndarray], sigma: float = 4.0) -> float:

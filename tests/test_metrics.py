@@ -46,3 +46,31 @@ def test_true_flicker_tells_a_carried_dream_from_a_flickering_one(clip):
     fresh = [np.clip(f + 255 * detail(), 0, 255).astype(np.uint8) for f in frames]  # a new dream every frame
     assert metrics.true_flicker(carried, frames, truth) < 1.3
     assert metrics.true_flicker(fresh, frames, truth) > 1.8
+
+
+def test_scale_persistence_tells_a_dream_that_turned_to_stripes():
+    """A dream of blobs that becomes one of pixel-fine stripes over a shot has scale persistence well below 1; a
+    dream that keeps its blobs has about 1. Shots shorter than 1 s are left out."""
+    rng = np.random.default_rng(0)
+    grey = np.full((64, 96, 3), 128, np.uint8)
+    blobs = cv2.GaussianBlur(rng.normal(0, 1, (64, 96, 3)).astype(np.float32), (0, 0), 4.0)
+    blobs = 40 * blobs / np.abs(blobs).mean()
+    stripes = np.full_like(blobs, -40)
+    stripes[:, ::2] = 40  # zero-mean, as a dream's change is
+    as_frame = lambda d: np.clip(grey + d, 0, 255).astype(np.uint8)  # noqa: E731
+    kept = [as_frame(blobs)] * 30
+    drifted = [as_frame(blobs * (1 - k / 29) + stripes * k / 29) for k in range(30)]
+    assert metrics.coarse_share(as_frame(stripes), grey) < 0.7 * metrics.coarse_share(as_frame(blobs), grey)
+    assert metrics.scale_persistence(kept, [grey] * 30, set()) == [pytest.approx(1.0)]
+    assert metrics.scale_persistence(drifted, [grey] * 30, set())[0] < 0.8
+    assert metrics.scale_persistence(kept, [grey] * 30, {20}) == []  # 20 and 10 frames: no shot of 1 s
+
+
+def test_object_share_is_the_dream_on_the_object_over_the_rest():
+    grey = np.full((32, 32, 3), 100, np.uint8)
+    mask = np.zeros((32, 32), bool)
+    mask[8:16, 8:16] = True
+    out = grey + 10 * np.ones_like(grey)
+    out[mask] = grey[mask] + 5  # half as much dream on the object
+    assert metrics.object_share([out, out], [grey, grey], [mask, mask]) == pytest.approx(0.5)
+    assert np.isnan(metrics.object_share([out], [grey], [np.zeros_like(mask)]))  # no object shown
