@@ -171,6 +171,15 @@ def test_lanes_auto_from_measured_memory():
     assert lane_count(config.load("default", sets=["video.lanes=3"]), torch.device("cpu"), 64, 64, 1000) == 3
 
 
+def test_the_memory_a_lane_is_counted_for_is_its_carried_state_and_flows():
+    from dreamvideo.animate import keyframe
+    from dreamvideo.runner import CARRY_BYTES_PER_PIXEL
+
+    carry = keyframe(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16))
+    state = sum(t.shape[1] * t.element_size() for t in carry.__dict__.values() if torch.is_tensor(t))
+    assert CARRY_BYTES_PER_PIXEL == state + 2 * 2 * 4  # and two float32 flows
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without a GPU")
 def test_gpu_script_says_it_needs_a_gpu(tmp_path):
     import os
