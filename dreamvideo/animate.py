@@ -300,14 +300,16 @@ class VideoDreamer:
         """Dream the carried detail [B,3,H,W] on `base` a little more at the finest octaves, each pixel's step
         `gain` [B,2,H,W] (coarse, fine) times the light step; the new detail softened as on keyframes. The
         coarser octaves run on every coarse_every-th frame (by frame number: lanes and resumes agree) with steps
-        as much larger: the same growth per second. Returns the detail [B,3,H,W]."""
+        as much larger: the same growth per second. dream.max_loss does not apply: the frame's score counts the
+        dream carried in, and the hold already sets each step. Returns the detail [B,3,H,W]."""
         v = s.video
         step_map = (nums.step_size * nums.light_step if nums else s.dream.step_size * v.light_step) * gain
         on = [i % v.coarse_every == 0 for i in indices]
         coarse = torch.tensor(on, dtype=base.dtype).view(-1, 1, 1, 1)
         octaves = (v.refresh_octaves or refresh_octaves(base.shape[-1], s.dream)) if any(on) else 1
         detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, carried,
-                               replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local"),
+                               replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local",
+                                       max_loss=0.0),
                                [frame_generator(seed, i) for i in indices], octaves, v.light_steps,
                                v.coarse_every * coarse.to(base.device) * step_map[:, :1], step_map[:, 1:])
         return carried + engine.gaussian_blur(detail - carried, v.soften)
@@ -315,13 +317,13 @@ class VideoDreamer:
     def _repaint(self, s, indices: list[int], base, carried, lost, seed, nums=None) -> torch.Tensor:
         """A partial keyframe: where the carried detail [B,3,H,W] is no longer the keyframe's (lost [B,1,H,W],
         1: lost; feathered by REPAINT_FEATHER px) it is dreamed afresh on `base` as a keyframe is, every octave
-        and all its steps, its new detail softened the same way; elsewhere it stays. Returns the detail
-        [B,3,H,W]."""
+        and all its steps (but dream.max_loss, which the dream carried in would trip), its new detail softened
+        the same way; elsewhere it stays. Returns the detail [B,3,H,W]."""
         region = engine.gaussian_blur(lost, REPAINT_FEATHER)
         start = carried * (1 - region)
         step_map = (nums.step_size if nums else s.dream.step_size) * region
         detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, start,
-                               replace(s.dream, normalize="local"),
+                               replace(s.dream, normalize="local", max_loss=0.0),
                                [frame_generator(seed, i) for i in indices], s.dream.octaves, s.dream.steps,
                                step_map, step_map)
         return start + engine.gaussian_blur(detail - start, s.video.soften)

@@ -73,7 +73,8 @@ class DreamConfig:
     normalize: str = setting("mean", "per-sample gradient normalization", choices=("mean", "std"))
     smooth: float = setting(0.0, "Gaussian sigma (px) applied to the gradient", limits=(0.0, 50.0))
     clip: bool = setting(True, "clamp the image to [0,1] after every step")
-    max_loss: float = setting(0.0, "stop ascending a sample once its score passes this (0: never)", limits=(0.0, 1e12))
+    max_loss: float = setting(0.0, "stop ascending a sample once its score passes this (0: never; in a video, "
+                                   "keyframes only)", limits=(0.0, 1e12))
     optimizer: str = setting("ascent", "gradient ascent, or L-BFGS (line search)", choices=("ascent", "lbfgs"))
     tile: int = setting(1024, "tile size for large frames (0: never tile)", limits=(0, 8192), at_least=64)
     from_noise: bool = setting(False, "start from noise instead of the input")

@@ -207,6 +207,20 @@ def test_revealed_strip_grows_a_dream_within_12_frames():
     assert strip.abs().mean() >= REVEALED * key_energy
 
 
+def test_revealed_content_is_dreamed_whatever_max_loss_says():
+    """dream.max_loss stops a keyframe's ascent once its score passes it; later frames' score counts the dream
+    carried in, so they ignore it: a revealed strip still grows a dream (it stayed bare before)."""
+    from dreamvideo import engine
+
+    frames, d = pan(26, speed=2), dreamer()
+    x = torch.from_numpy(frames[0]).permute(2, 0, 1)[None].float() / 255
+    _, score = engine.gradient(d.net, d.objective, x, d.cfg.dream, [torch.Generator().manual_seed(0)])
+    outs, _ = run(dreamer(f"dream.max_loss={1.2 * float(score.detach()):.4f}"), frames, ["video.repaint=0"])
+    key_energy = detail(outs[0], frames[0]).abs().mean()
+    strip = detail(outs[24], frames[24])[:, 4:-4, W - 2 * 12: W - 2 * 10]
+    assert key_energy > 0.01 and strip.abs().mean() >= REVEALED * key_energy
+
+
 def test_the_dream_holds_its_strength_through_a_long_pan():
     frames = pan(60, speed=2)
     outs, _ = run(dreamer(), frames)
