@@ -67,6 +67,9 @@ def clips(width: int) -> dict:
             "cut": (cut, set(cuts), None, None, None)}
 
 
+COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints")  # what `render` saves of a render's cost
+
+
 def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: str) -> None:
     """Worker: dream one saved clip with the video method of `checkout`; save the output frames and the mean
     milliseconds of a non-key frame."""
@@ -89,7 +92,8 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
         b, fw = prepare_flows(None if cut else prev, f, cfg.video.flow, *([width] if width else []), **both)
         t = time.perf_counter()
         (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, cut)], [carry])
-        kind = "key" if cut or getattr(vd, "keyed", False) else "repaint" if getattr(vd, "repainted", False) else "plain"
+        kind = "key" if cut or getattr(vd, "keyed", False) else \
+            "repaint" if getattr(vd, "repainted", False) else "plain"
         times[kind].append(time.perf_counter() - t)
         out.append(y)
         tracked.append((carry.trust[0, 0] > 0.5).numpy() if hasattr(carry, "trust") else np.ones(f.shape[:2], bool))
@@ -125,9 +129,6 @@ def split_flicker(frames, out, flows, cuts, tracked) -> tuple[float, float, floa
         part = [(b, valid * m) for (b, valid), m in zip(flows, masks)]
         rows.append(metrics.warping_error(out, part, cuts) / max(metrics.warping_error(frames, part, cuts), 1e-9))
     return rows[0], rows[1], float(np.mean(tracked[1:]))
-
-
-COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints")
 
 
 def measure(name, frames, cuts, masks, truth, out, cost, tracked=None) -> dict:
@@ -209,8 +210,8 @@ def main() -> None:
             for r in rows:
                 print(f"| {r['clip']} | {r['frames']} | {r['persist_strength']:.2f} | {r['persist_detail']:.2f} | "
                       f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['true_flicker']:.2f} | {r['strength']:.4f} | "
-                      f"{r['detail']:.2f} | {r['ghost']:.2f} / {r['object']:.2f} | {r['tracked_flicker']:.2f} / {r['other_flicker']:.2f} "
-                      f"({r['tracked']:.2f}) | {r['persist_scale']:.2f} | {r['ms']:.0f} ({r['ms_plain']:.0f}) | "
+                      f"{r['detail']:.2f} | {r['ghost']:.2f} / {r['object']:.2f} | "
+                      f"{r['tracked_flicker']:.2f} / {r['other_flicker']:.2f} ({r['tracked']:.2f}) | {r['persist_scale']:.2f} | {r['ms']:.0f} ({r['ms_plain']:.0f}) | "
                       f"{r['repaints']:.0f} ({r['ms_repaint']:.0f}) | {r['ms_key']:.0f} |", flush=True)
             if args.strip:
                 first = min(cuts) if cuts else len(frames)
