@@ -7,8 +7,8 @@ from the previous frame. Detail is carried only where it can be trusted: each st
 frame onto matching content (and, with video.consistency, flows that agree), and the content there still
 matching what the detail was dreamed on (so a person who leaves takes their
 dream along: no ghosts); once dropped at a pixel it is not carried there again. The dream's local energy is
-held at the keyframe's from both sides: excess decays, and the frame is dreamed a little at its finest octaves
-(the coarser one on every second frame), each pixel as much as its dream falls short: new and changed content
+held at the keyframe's from both sides: excess decays, and the frame is dreamed a little at one of its finest
+octaves (each in turn), each pixel as much as its dream falls short: new and changed content
 grows a full dream within a few frames, carried dream is held, neither faded nor swollen. When enough of the
 frame has lost its keyframe's dream, those pixels get a keyframe's full dream (a repaint: the refresh alone grows
 only the finest pattern there) and the frame becomes the keyframe; when too little is tracked the current output
@@ -298,39 +298,43 @@ class VideoDreamer:
 
     def _refresh(self, s, indices: list[int], base, carried, gain, seed, nums=None) -> torch.Tensor:
         """Dream the carried detail [B,3,H,W] on `base` a little more at the finest octaves, each pixel's step
-        `gain` [B,2,H,W] (coarse, fine) times the light step; the new detail softened as on keyframes. The
-        coarser octaves run on every coarse_every-th frame (by frame number: lanes and resumes agree) with steps
-        as much larger: the same growth per second. dream.max_loss does not apply: the frame's score counts the
-        dream carried in, and the hold already sets each step. Returns the detail [B,3,H,W]."""
+        `gain` [B,2,H,W] (coarser octaves, finest) times the light step; the new detail softened as on keyframes.
+        With video.refresh_turns each frame dreams one of those octaves, in turn by frame number (lanes and resumes
+        agree), with as many times the step: the same growth per second. dream.max_loss does not apply: the
+        frame's score counts the dream carried in, and the hold already sets each step. Returns the detail."""
         v = s.video
         step_map = (nums.step_size * nums.light_step if nums else s.dream.step_size * v.light_step) * gain
-        on = [i % v.coarse_every == 0 for i in indices]
-        coarse = torch.tensor(on, dtype=base.dtype).view(-1, 1, 1, 1)
-        octaves = (v.refresh_octaves or refresh_octaves(base.shape[-1], s.dream)) if any(on) else 1
+        k = v.refresh_octaves or refresh_octaves(base.shape[-1], s.dream)
+        maps = [step_map[:, :1]] * (k - 1) + [step_map[:, 1:]]  # coarse to fine
+        rows = None
+        if v.refresh_turns:  # octave j on the frames numbered k - 1 - j mod k: the finest on 0 mod k
+            maps = [k * m for m in maps]
+            rows = [[b for b, i in enumerate(indices) if i % k == k - 1 - j] for j in range(k)]
         detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, carried,
                                replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local",
                                        max_loss=0.0),
-                               [frame_generator(seed, i) for i in indices], octaves, v.light_steps,
-                               v.coarse_every * coarse.to(base.device) * step_map[:, :1], step_map[:, 1:])
+                               [frame_generator(seed, i) for i in indices], v.light_steps, maps, rows)
         return carried + engine.gaussian_blur(detail - carried, v.soften)
 
     def _repaint(self, s, indices: list[int], base, carried, lost, seed, nums=None) -> torch.Tensor:
         """A partial keyframe: where the carried detail [B,3,H,W] is no longer the keyframe's (lost [B,1,H,W],
-        1: lost; feathered by REPAINT_FEATHER px) it is dreamed afresh on `base` as a keyframe is, every octave
-        and all its steps (but dream.max_loss, which the dream carried in would trip), its new detail softened
-        the same way; elsewhere it stays. Returns the detail [B,3,H,W]."""
+        1: lost; feathered by REPAINT_FEATHER px) it is dreamed afresh on `base` as a keyframe is, at every octave
+        and as far, in REPAINT_STRIDE times fewer, longer steps (but dream.max_loss, which the dream carried in
+        would trip), its new detail softened the same way; elsewhere it stays. Returns the detail [B,3,H,W]."""
         region = engine.gaussian_blur(lost, REPAINT_FEATHER)
         start = carried * (1 - region)
+        steps = max(1, round(s.dream.steps / REPAINT_STRIDE)) if s.dream.steps else 0
+        scale = s.dream.steps / steps if steps else 0.0  # the keyframe's total step length, in fewer steps
         step_map = (nums.step_size if nums else s.dream.step_size) * region
         detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, start,
                                replace(s.dream, normalize="local", max_loss=0.0),
-                               [frame_generator(seed, i) for i in indices], s.dream.octaves, s.dream.steps,
-                               step_map, step_map)
+                               [frame_generator(seed, i) for i in indices], steps, [step_map * scale] * s.dream.octaves)
         return start + engine.gaussian_blur(detail - start, s.video.soften)
 
 
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width
 REPAINT_FADE = 0.7  # share of what a repaint replaced still shown on its frame, then on each next one of it
+REPAINT_STRIDE = 3  # a repaint takes this many times fewer steps than a keyframe, each as much longer (cost)
 REPAINT_GAP = 12  # frames at least from a keyframe or a rebase to a repaint: changing content repaints that seldom
 REFRESH_WIDTH = 360  # px: with video.refresh_octaves = 0, later frames are refreshed down to an octave this small
 

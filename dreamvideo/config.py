@@ -100,8 +100,8 @@ class VideoConfig:
                                 animated=True)
     refresh_octaves: int = setting(0, "the finest octaves later frames are dreamed at (0: by the frame's width, 2 "
                                       "up to about 500 px, more above, at most dream.octaves)", limits=(0, 12))
-    coarse_every: int = setting(2, "all refresh octaves on every Nth frame, the finest alone on the others (cost)",
-                                limits=(1, 1000))
+    refresh_turns: bool = setting(True, "each later frame refreshes one of those octaves, in turn, with as many "
+                                        "times the step (cost); false: all of them on every frame")
     reveal_boost: float = setting(8.0, "step multiplier where the dream falls short of the keyframe's energy "
                                        "(x shortfall)", limits=(0.0, 100.0))
     refind: bool = setting(True, "where a moving object uncovers the scene again, give it back the keyframe's "

@@ -209,20 +209,27 @@ def lbfgs(net, objective, img: torch.Tensor, cfg, gens: list, progress=None) -> 
     return torch.cat(out)
 
 
-def refine(net, objective, base: torch.Tensor, detail: torch.Tensor, cfg, gens: list, octaves: int, steps: int,
-           coarse_steps: torch.Tensor, fine_steps: torch.Tensor) -> torch.Tensor:
-    """Continue a dream: `base` [B,3,H,W] with `detail` [B,3,H,W] already on it gets `steps` steps at each of
-    the `octaves` finest octaves (coarse to fine), the step per pixel from `coarse_steps` [B,1,H,W] at every
-    octave but the finest and `fine_steps` [B,1,H,W] there (full size, resized per octave). Each octave adds
-    only the change it made, upsampled, so the detail carried in is never resampled away. Returns the new
+def refine(net, objective, base: torch.Tensor, detail: torch.Tensor, cfg, gens: list, steps: int,
+           step_maps: list, rows: list | None = None) -> torch.Tensor:
+    """Continue a dream: `base` [B,3,H,W] with `detail` [B,3,H,W] already on it gets `steps` steps at each of its
+    len(step_maps) finest octaves (coarse to fine), the step per pixel from that octave's map [B,1,H,W] (full
+    size, resized per octave). `rows`: for each octave, the samples dreamed at it (default: all; the others are
+    left exactly as they are, their generators untouched, so a sample gets the same in any batch). Each octave
+    adds only the change it made, upsampled, so the detail carried in is never resampled away. Returns the new
     detail [B,3,H,W] (the dream is (base + detail).clamp(0, 1))."""
     h, w = base.shape[-2:]
-    sizes = octave_sizes(h, w, octaves, cfg.octave_scale, net.min_size)
-    for k, size in enumerate(sizes):
-        b, d = resize(base, size), resize(detail, size)
-        step_map = fine_steps if k == len(sizes) - 1 else coarse_steps
-        img = ascend(net, objective, (b + d).clamp(0, 1), cfg, gens, steps, resize(step_map, size))
-        detail = detail + resize(img - b - d, (h, w))
+    sizes = octave_sizes(h, w, len(step_maps), cfg.octave_scale, net.min_size)
+    kept = len(step_maps) - len(sizes)  # octaves too small for the network are dropped, the coarsest first
+    for size, step_map, r in zip(sizes, step_maps[kept:], (rows or [None] * len(step_maps))[kept:]):
+        if r is not None and not r:
+            continue
+        every = r is None or len(r) == base.shape[0]
+        sel = slice(None) if every else r
+        b, d = resize(base[sel], size), resize(detail[sel], size)
+        img = ascend(net, objective.for_rows(sel), (b + d).clamp(0, 1), cfg, gens if every else [gens[i] for i in r],
+                     steps, resize(step_map[sel], size))
+        change = resize(img - b - d, (h, w))
+        detail = detail + change if every else detail.index_add(0, torch.tensor(r, device=detail.device), change)
     return detail
 
 

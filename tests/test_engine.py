@@ -83,6 +83,22 @@ def test_batch_equals_single_runs_bitwise_with_real_weights(lite0):
         assert torch.equal(batch[i:i + 1], engine.dream(lite0, obj, x[i:i + 1], c, torch.Generator().manual_seed(i + 1)))
 
 
+def test_refine_dreams_each_octave_on_its_rows_only(tiny_net):
+    """engine.refine's rows: an octave dreams only the samples listed for it; the others keep their detail
+    exactly and their generators untouched, so each sample gets in a batch what it gets alone."""
+    obj = objectives.parse("c2", tiny_net.resolve)
+    base = torch.rand(2, 3, 32, 48, generator=torch.Generator().manual_seed(0))
+    detail = 0.05 * torch.rand(2, 3, 32, 48, generator=torch.Generator().manual_seed(1))
+    maps = [torch.full((2, 1, 32, 48), 0.02)] * 2
+    gens = lambda: [torch.Generator().manual_seed(5), torch.Generator().manual_seed(6)]  # noqa: E731
+    both = engine.refine(tiny_net, obj, base, detail, cfg(), gens(), 2, maps, [[0], [1]])
+    first = engine.refine(tiny_net, obj, base[:1], detail[:1], cfg(), gens()[:1], 2, [m[:1] for m in maps], [[0], []])
+    second = engine.refine(tiny_net, obj, base[1:], detail[1:], cfg(), gens()[1:], 2, [m[1:] for m in maps], [[], [0]])
+    assert torch.allclose(both, torch.cat([first, second]), atol=1e-6)
+    assert (both - detail).abs().mean() > 1e-3
+    assert torch.equal(engine.refine(tiny_net, obj, base, detail, cfg(), gens(), 2, maps, [[], []]), detail)
+
+
 def test_octave_sizes():
     assert engine.octave_sizes(100, 200, 3, 2.0) == [(25, 50), (50, 100), (100, 200)]
     assert engine.octave_sizes(100, 200, 4, 2.0, min_size=30) == [(50, 100), (100, 200)]

@@ -261,6 +261,18 @@ def test_a_repaint_dreams_lost_pixels_like_a_keyframe_and_keeps_the_rest():
     assert bool((carries[r].trust == 1).all())
 
 
+def test_a_repaint_goes_as_far_as_a_keyframe_in_fewer_longer_steps(monkeypatch):
+    """REPAINT_STRIDE: a third of the keyframe's steps (6 -> 2), each three times as long, at every octave."""
+    calls = []
+    real = animate.engine.refine
+    monkeypatch.setattr(animate.engine, "refine", lambda *a: calls.append(a[6:]) or real(*a))
+    flags = []
+    run(dreamer(), pan(13, speed=3), ["video.repaint=0.15"], flags)
+    assert flags[-1] and len(calls) == 13  # 12 refreshes, then the repaint after the refresh of frame 12
+    steps, maps = calls[-1]
+    assert steps == 2 and len(maps) == 2 and all(abs(float(m.max()) - 3 * 0.015) < 1e-6 for m in maps)
+
+
 def test_a_batch_of_lanes_repaints_only_the_lanes_that_are_due():
     """Batched lanes (as on CUDA): a lane whose pan revealed enough is repainted, a slower one beside it is not,
     and each gets what it gets dreamed alone (within the rounding a batch brings)."""
@@ -405,17 +417,19 @@ def test_the_dream_does_not_swell_through_a_zoom_in():
     assert np.mean(s[-4:]) <= 1.15 * np.mean(s[:4])
 
 
-def test_the_coarser_refresh_octave_runs_on_every_second_frame_by_number(monkeypatch):
-    """coarse_every=2: frames with an even number get both refresh octaves, the others the finest only (by frame
-    number, so lanes and resumed runs make the same choice)."""
+def test_the_refresh_octaves_take_turns_by_frame_number(monkeypatch):
+    """refresh_turns: each later frame dreams one of its refresh octaves, the finest on even frame numbers and the
+    coarser on odd ones (by number, so lanes and resumed runs choose alike), with twice the step; without it,
+    both on every frame at the plain step."""
     calls = []
     real = animate.engine.refine
-    monkeypatch.setattr(animate.engine, "refine", lambda *a: calls.append((a[6],)) or real(*a))
+    monkeypatch.setattr(animate.engine, "refine", lambda *a: calls.append(a[7:]) or real(*a))
     frames = pan(5, speed=2)
     run(dreamer(), frames)
-    assert [c[0] for c in calls] == [1, 2, 1, 2]  # frames 1..4
-    run(dreamer(), frames, ["video.coarse_every=1"])
-    assert [c[0] for c in calls[4:]] == [2, 2, 2, 2]
+    assert [rows for _, rows in calls] == [[[0], []], [[], [0]]] * 2  # frames 1..4: (coarse, finest) octave
+    run(dreamer(), frames, ["video.refresh_turns=false"])
+    assert [rows for _, rows in calls[4:]] == [None] * 4  # both, every frame
+    assert torch.allclose(calls[0][0][0], 2 * calls[4][0][0])  # frame 1, the same carry in both: twice the step
 
 
 def test_evolve_keeps_the_dream_changing():
@@ -443,9 +457,9 @@ def test_refresh_reaches_coarser_octaves_on_bigger_frames(monkeypatch):
     assert refresh_octaves(1920, DreamConfig(octaves=2)) == 2
     seen = []
     real = engine.refine
-    monkeypatch.setattr(engine, "refine", lambda *a, **k: seen.append(a[6]) or real(*a, **k))
+    monkeypatch.setattr(engine, "refine", lambda *a, **k: seen.append(len(a[7])) or real(*a, **k))
     big = [np.ascontiguousarray(np.tile(f, (1, 7, 1))[:, :640]) for f in pan(3, speed=2)]
     d = dreamer("dream.octaves=4")
     run(d, big)
     run(d, big, ["video.refresh_octaves=2"])
-    assert seen == [1, 3, 1, 2]  # odd frames: the finest alone (coarse_every); even frames: all of them
+    assert seen == [3, 3, 2, 2]
