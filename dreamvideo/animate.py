@@ -26,7 +26,7 @@ from .images import to_tensor
 from .staging import to_frames, upload
 from .tracking import photometric, refind, structure
 
-STATE_VERSION = "carry-5"  # in the job identity: a work folder of another version starts afresh
+STATE_VERSION = "carry-6"  # in the job identity: a work folder of another version starts afresh
 
 
 @dataclass

@@ -219,8 +219,8 @@ def refine(net, objective, base: torch.Tensor, detail: torch.Tensor, cfg, gens: 
     detail [B,3,H,W] (the dream is (base + detail).clamp(0, 1))."""
     h, w = base.shape[-2:]
     sizes = octave_sizes(h, w, len(step_maps), cfg.octave_scale, net.min_size)
-    kept = len(step_maps) - len(sizes)  # octaves too small for the network are dropped, the coarsest first
-    for size, step_map, r in zip(sizes, step_maps[kept:], (rows or [None] * len(step_maps))[kept:]):
+    dropped = len(step_maps) - len(sizes)  # octaves too small for the network are dropped, the coarsest first
+    for size, step_map, r in zip(sizes, step_maps[dropped:], (rows or [None] * len(step_maps))[dropped:]):
         if r is not None and not r:
             continue
         every = r is None or len(r) == base.shape[0]
