@@ -303,13 +303,13 @@ class VideoDreamer:
         agree), with as many times the step: the same growth per second. dream.max_loss does not apply: the
         frame's score counts the dream carried in, and the hold already sets each step. Returns the detail."""
         v = s.video
-        step_map = (nums.step_size * nums.light_step if nums else s.dream.step_size * v.light_step) * gain
         k = v.refresh_octaves or refresh_octaves(base.shape[-1], s.dream)
+        step_map = (nums.step_size * nums.light_step if nums else s.dream.step_size * v.light_step) * gain \
+            * (k if v.refresh_turns else 1)
         maps = [step_map[:, :1]] * (k - 1) + [step_map[:, 1:]]  # coarse to fine
-        rows = None
-        if v.refresh_turns:  # octave j on the frames numbered k - 1 - j mod k: the finest on 0 mod k
-            maps = [k * m for m in maps]
-            rows = [[b for b, i in enumerate(indices) if i % k == k - 1 - j] for j in range(k)]
+        # with turns, octave j on the frames numbered k - 1 - j mod k: the finest on 0 mod k
+        rows = [[row for row, i in enumerate(indices) if i % k == k - 1 - j] for j in range(k)] \
+            if v.refresh_turns else None
         detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, carried,
                                replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local",
                                        max_loss=0.0),
