@@ -22,25 +22,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 
 def mosaic() -> np.ndarray:
-    """About 3800x2700 px of photos side by side, each at its own resolution."""
-    import cv2
+    """About 3800x1920 px of photos side by side, each at its own resolution."""
     import skimage.data as d
+    from dreamvideo import synth
 
     photos = [d.astronaut(), d.coffee(), d.rocket(), d.immunohistochemistry(), d.chelsea(), d.hubble_deep_field(),
               d.retina()[::2, ::2], d.cat(), d.coffee()[:, ::-1], d.astronaut()[:, ::-1], d.rocket()[::-1]]
-    rows, row, width = [], [], 0
-    for p in photos * 2:
-        p = cv2.resize(p, (round(p.shape[1] * 640 / p.shape[0]), 640), interpolation=cv2.INTER_AREA) \
-            if p.shape[0] > 640 else p
-        p = np.pad(p, ((0, 640 - p.shape[0]), (0, 0), (0, 0)), mode="reflect")
-        row.append(p)
-        width += p.shape[1]
-        if width >= 3800:
-            rows.append(np.concatenate(row, 1)[:, :3800])
-            row, width = [], 0
-        if len(rows) == 4:
-            break
-    return np.concatenate(rows, 0)
+    return synth.mosaic(photos, (3800, 1920), 640)
 
 
 def render(frames, sets: list[str]) -> list[np.ndarray]:

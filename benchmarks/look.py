@@ -8,6 +8,9 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   passer   5 s: an object enters, crosses a panning scene and leaves (its mask is known: ghosts)
   smoke    5 s of a texture advected by a turbulent flow field under changing light (non-rigid)
   cut      4 s: camera and object motion, a hard cut at 2.4 s to another photo
+  sharp    5 s of the camera's motion, twice as fast, over a mosaic of six photos never scaled up (repeated on
+           big frames), 1.25 mosaic pixels per frame pixel: at every width its frames hold pixel-level detail, as
+           real footage does (the other clips scale photos of 512 px and less up to the frame)
 Per clip: persistence (strength and added detail over each shot's last half second over its first half
 second, the worst shot of at least 1 s), the cut-safe luma warping-error ratio (flicker added) of the luma and
 of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index and the object's share of
@@ -60,11 +63,18 @@ def clips(width: int) -> dict:
     path = synth.camera_path(photo.shape, size, 250)
     camera = synth.camera(photo, size, 250)
     smoke = synth.smoke(skimage.data.rocket(), size, 125)
+    tiles = synth.mosaic([skimage.data.coffee(), skimage.data.astronaut(), skimage.data.immunohistochemistry(),
+                          skimage.data.rocket(), skimage.data.hubble_deep_field(), skimage.data.retina()],
+                         (width * 9 // 4, width * 5 // 4), min(512, width * 5 // 8))  # 1440x800 at 640 wide
+    sharp_path = synth.camera_path(tiles.shape, size, 125)
+    sharp = synth.camera(tiles, size, 125)
     return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
             "passer": (passer, set(), masks, None, None),
             "smoke": (smoke, set(), None, lambda d: synth.smoke_glued(smoke, d), synth.smoke_flows(size, 125)),
-            "cut": (cut, set(cuts), None, None, None)}
+            "cut": (cut, set(cuts), None, None, None),
+            "sharp": (sharp, set(), None, lambda d: synth.glued(sharp, d, tiles.shape, sharp_path),
+                      synth.camera_flows(tiles.shape, size, sharp_path))}
 
 
 COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints")  # what `render` saves of a render's cost

@@ -1,7 +1,7 @@
 """The video feedback loop: each lane carries its dream from frame to frame along the optical flow.
 
 Keyframes (a lane's first frame, the first after a cut) get the full octave dream, its new detail softened to
-what motion can carry. Later frames carry the keyframe's detail by composing the flows back to the keyframe and
+what motion can carry (more on bigger frames, whose flow errs by more pixels). Later frames carry the keyframe's detail by composing the flows back to the keyframe and
 resampling that detail once (re-warping every frame would blur it away), plus what later frames added, warped
 from the previous frame. Detail is carried only where it can be trusted: each step from inside the previous
 frame onto matching content (and, with video.consistency, flows that agree), and the content there still
@@ -16,6 +16,7 @@ becomes the keyframe (it continues the same texture: no jump).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,7 +27,7 @@ from .images import to_tensor
 from .staging import to_frames, upload
 from .tracking import photometric, refind, structure
 
-STATE_VERSION = "carry-6"  # in the job identity: a work folder of another version starts afresh
+STATE_VERSION = "carry-7"  # in the job identity: a work folder of another version starts afresh
 
 
 @dataclass
@@ -247,7 +248,7 @@ class VideoDreamer:
         dream = replace(s.dream, step_size=nums.step_size.view(-1)) if nums else s.dream  # [B]: per sample
         objective = nums.objective if nums else s.objective
         y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, dream, objective)
-        d = engine.gaussian_blur(y - x, s.video.soften)  # no finer than what motion can carry
+        d = engine.gaussian_blur(y - x, softening(x.shape[-1], s.video.soften))  # no finer than motion can carry
         return [x[j:j + 1] + d[j:j + 1] for j in range(len(items))], \
             [keyframe(d[j:j + 1], x[j:j + 1]) for j in range(len(items))]
 
@@ -314,7 +315,7 @@ class VideoDreamer:
                                replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local",
                                        max_loss=0.0),
                                [frame_generator(seed, i) for i in indices], v.light_steps, maps, rows)
-        return carried + engine.gaussian_blur(detail - carried, v.soften)
+        return carried + engine.gaussian_blur(detail - carried, softening(base.shape[-1], v.soften))
 
     def _repaint(self, s, indices: list[int], base, carried, lost, seed, nums=None) -> torch.Tensor:
         """A partial keyframe: where the carried detail [B,3,H,W] is no longer the keyframe's (lost [B,1,H,W],
@@ -329,7 +330,7 @@ class VideoDreamer:
         detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, start,
                                replace(s.dream, normalize="local", max_loss=0.0),
                                [frame_generator(seed, i) for i in indices], steps, [step_map * scale] * s.dream.octaves)
-        return start + engine.gaussian_blur(detail - start, s.video.soften)
+        return start + engine.gaussian_blur(detail - start, softening(base.shape[-1], s.video.soften))
 
 
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width
@@ -337,6 +338,17 @@ REPAINT_FADE = 0.7  # share of what a repaint replaced still shown on its frame,
 REPAINT_STRIDE = 3  # a repaint takes this many times fewer steps than a keyframe, each as much longer (cost)
 REPAINT_GAP = 12  # frames at least from a keyframe or a rebase to a repaint: changing content repaints that seldom
 REFRESH_WIDTH = 360  # px: with video.refresh_octaves = 0, later frames are refreshed down to an octave this small
+SOFTEN_WIDTHS = (360, 640)  # px: from the first width to the second the softening grows, then stays
+
+
+def softening(width: int, soften: float) -> float:
+    """The Gaussian sigma (px) on a frame's new dream detail: video.soften up to 360 px wide (SOFTEN_WIDTHS), times
+    the square root of the width over that, up to 4/3 at 640 px and above (0.75 px grows to 1.0). Measured on the
+    sharp clip (look.py, pixel-level detail at every width): 0.75 px let flicker rise from 1.57 at 256 wide to
+    2.08 at 640 and no further (2.07 at 1280); 1.0 px measured 1.75 and 1.77 there at strength 0.057; growing on
+    to 1.41 px at 1280 cost strength (0.050) for 1.53."""
+    low, high = SOFTEN_WIDTHS
+    return soften * math.sqrt(min(max(width, low), high) / low)
 
 
 def refresh_octaves(width: int, dream) -> int:

@@ -108,6 +108,28 @@ def camera(photo: np.ndarray, size=(256, 144), frames: int = 250, seed: int = 0)
     return [_affine(photo, size, *p) for p in camera_path(photo.shape, size, frames, seed)]
 
 
+def mosaic(photos: list[np.ndarray], size, row_height: int) -> np.ndarray:
+    """One large photo uint8 [h,w,3] (size = (w, h)) of `photos` side by side in rows `row_height` tall, taken in
+    turn as often as needed, each at its own resolution (scaled down to the row's height where taller, padded by
+    reflection where shorter): a view of it holds pixel-level detail, where one photo of 512 px would be scaled
+    up for a big frame."""
+    import cv2
+
+    w, h = size
+    rows, row, filled, k = [], [], 0, 0
+    while len(rows) * row_height < h:
+        p = photos[k % len(photos)][..., :3]
+        k += 1
+        if p.shape[0] > row_height:
+            p = cv2.resize(p, (round(p.shape[1] * row_height / p.shape[0]), row_height), interpolation=cv2.INTER_AREA)
+        row.append(np.pad(p, ((0, row_height - p.shape[0]), (0, 0), (0, 0)), mode="reflect"))
+        filled += p.shape[1]
+        if filled >= w:
+            rows.append(np.concatenate(row, 1)[:, :w])
+            row, filled = [], 0
+    return np.ascontiguousarray(np.concatenate(rows, 0)[:h])
+
+
 def camera_flows(photo_shape, size, path: list[tuple]) -> list:
     """The true backward flow [1,2,H,W] (torch float32, pixels) of each pair t-1 -> t of a `camera` clip:
     frame_t(p) = frame_{t-1}(p + flow(p)) up to resampling."""

@@ -392,6 +392,24 @@ def test_no_sharpness_pop_after_the_keyframe():
     assert kept([]) >= 0.88  # measured 0.93; 0.84 with video.soften=0
 
 
+def test_the_softening_grows_with_the_frame_width():
+    """A keyframe's new detail is softened by video.soften on small frames, and on bigger ones by up to 4/3 as much
+    (the square root of the width over 360 px, up to 640 px): the flow's error in pixels grows with the frame."""
+    from dreamvideo import engine
+    from dreamvideo.images import to_tensor, to_uint8
+
+    d = dreamer()
+    soften = config.VideoConfig().soften
+    for width, sigma in ((180, soften), (480, soften * (480 / 360) ** 0.5), (1440, soften * 4 / 3)):
+        frame = photo(w=width, h=H)
+        out = run(d, [frame])[0][0]
+        x = to_tensor(frame)
+        y = d.dream(x, animate.frame_generator(d.cfg.run.seed, 0))
+        for s, same in ((sigma, True), (soften if sigma != soften else 2 * soften, False)):
+            expected = torch.from_numpy(to_uint8(x + engine.gaussian_blur(y - x, s))[0]).permute(2, 0, 1) / 255
+            assert ((out - expected).abs().max() <= 1 / 255) == same, (width, s)
+
+
 def test_hold_takes_half_the_excess_and_boosts_the_shortfall():
     level = torch.full((1, 2, 16, 16), 0.1)
     loud = torch.full((1, 3, 16, 16), 0.4) * (torch.arange(16) % 2 * 2 - 1)  # |detail| 0.4: four times the level

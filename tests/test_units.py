@@ -120,6 +120,18 @@ def test_audio_is_copied_where_the_container_takes_it_else_reencoded():
     assert "-c:a:0" in two and "-c:a:1" in two
 
 
+def test_mosaic_fills_its_size_with_photos_never_scaled_up():
+    from dreamvideo import synth
+
+    small = np.arange(30 * 40 * 3, dtype=np.uint8).reshape(30, 40, 3)
+    tall = np.full((90, 50, 3), 200, np.uint8)
+    m = synth.mosaic([small, tall], (120, 100), 45)
+    assert m.shape == (100, 120, 3)
+    assert np.array_equal(m[:30, :40], small)  # shorter than its row: as is, padded below
+    assert m[:45, 40:65].min() == 200 and np.array_equal(m[:30, 65:105], small)  # taller: scaled down to the row
+    assert np.array_equal(m[45:75, :40], small)  # the next row goes on taking the photos in turn
+
+
 def test_settings_do_not_import_io():
     code = "import sys, dreamvideo.config; print(sorted(m for m in sys.modules if m.startswith('dreamvideo')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
