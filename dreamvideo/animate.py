@@ -1,18 +1,18 @@
 """The video feedback loop: each lane carries its dream from frame to frame along the optical flow.
 
-Keyframes (a lane's first frame, the first after a cut) get the full octave dream, its new detail softened to
-what motion can carry (more on bigger frames, whose flow errs by more pixels). Later frames carry the keyframe's detail by composing the flows back to the keyframe and
-resampling that detail once (re-warping every frame would blur it away), plus what later frames added, warped
-from the previous frame. Detail is carried only where it can be trusted: each step from inside the previous
-frame onto matching content (and, with video.consistency, flows that agree), and the content there still
-matching what the detail was dreamed on (so a person who leaves takes their
-dream along: no ghosts); once dropped at a pixel it is not carried there again. The dream's local energy is
-held at the keyframe's from both sides: excess decays, and the frame is dreamed a little at one of its finest
-octaves (each in turn), each pixel as much as its dream falls short: new and changed content
-grows a full dream within a few frames, carried dream is held, neither faded nor swollen. When enough of the
-frame has lost its keyframe's dream, those pixels get a keyframe's full dream (a repaint: the refresh alone grows
-only the finest pattern there) and the frame becomes the keyframe; when too little is tracked the current output
-becomes the keyframe (it continues the same texture: no jump).
+Keyframes (a lane's first frame, the first after a cut) get the full octave dream, its new detail softened to what
+motion can carry (more on bigger frames, whose flow errs by more pixels). Later frames carry the keyframe's detail
+by composing the flows back to the keyframe and resampling that detail once (re-warping every frame would blur it
+away), plus what later frames added, warped from the previous frame. Detail is carried only where it can be trusted:
+each step from inside the previous frame onto matching content (and, with video.consistency, flows that agree), and
+the content there still matching what the detail was dreamed on (so a person who leaves takes their dream along: no
+ghosts); once dropped at a pixel it is not carried there again. The dream's local energy is held at the keyframe's
+from both sides: excess decays, and the frame is dreamed a little at one of its finest octaves (each in turn), each
+pixel as much as its dream falls short: new and changed content grows a full dream within a few frames, carried
+dream is held, neither faded nor swollen. When enough of the frame has lost its keyframe's dream, those pixels get a
+keyframe's full dream (a repaint: the refresh alone grows only the finest pattern there) and the frame becomes the
+keyframe; when too little is tracked the current output becomes the keyframe (it continues the same texture: no
+jump).
 """
 from __future__ import annotations
 
