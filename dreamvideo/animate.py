@@ -83,16 +83,19 @@ def keyframe(detail: torch.Tensor, frame: torch.Tensor) -> Carry:
     return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, zero, frame, detail, one, zero)
 
 
-def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float) -> tuple[torch.Tensor, torch.Tensor]:
+def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float,
+         slack: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Hold the dream's local energy at `level` [B,2,H,W] from both sides. Where the carried detail [B,3,H,W] is
     above it (zoom and re-keys pile texture up), half of the excess in log terms goes at once; where it falls
-    short, the refresh's step gain [B,2,H,W] (coarse, fine octaves) grows as `boost` x the shortfall, plus
-    `evolve` everywhere. Returns (carried, gain)."""
+    short by more than `slack` (a share of the level), the refresh's step gain [B,2,H,W] (coarse, fine octaves)
+    grows as `boost` x the shortfall beyond it (rescaled to reach `boost` at none left), plus `evolve`
+    everywhere. Returns (carried, gain)."""
     e = energy(carried)
     over = (e[:, :1] / level[:, :1].clamp(min=1e-4)).clamp(min=1)
     shortfall = 1 - e / level.clamp(min=1e-4)
     # fine texture is regrown only while the overall energy stays within a quarter above its level
     shortfall = torch.cat([shortfall[:, :1], torch.minimum(shortfall[:, 1:], shortfall[:, :1] + 0.25)], 1)
+    shortfall = (shortfall - slack) / (1 - slack)
     return carried / over.sqrt(), (evolve + boost * shortfall).clamp(0, max(boost, evolve))
 
 
@@ -276,7 +279,7 @@ class VideoDreamer:
         # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
         key_energy = cat("key_energy")
         level = keep * flow.warp(key_energy, to_key) + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
-        carried, gain = hold(carried, level, v.reveal_boost, v.evolve)
+        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, REFRESH_SLACK)
         seed = self.dreamer.cfg.run.seed
         detail = self._refresh(s, [item.index for item in items], base, carried, gain, seed, nums)
         rows = [j for j, r in enumerate(repaint) if r]
@@ -338,6 +341,7 @@ REPAINT_FADE = 0.7  # share of what a repaint replaced still shown on its frame,
 REPAINT_STRIDE = 3  # a repaint takes this many times fewer steps than a keyframe, each as much longer (cost)
 REPAINT_GAP = 12  # frames at least from a keyframe or a rebase to a repaint: changing content repaints that seldom
 REFRESH_WIDTH = 360  # px: with video.refresh_octaves = 0, later frames are refreshed down to an octave this small
+REFRESH_SLACK = 0.1  # share of its level a dream may fall short before the refresh grows it (flicker; see hold)
 SOFTEN_WIDTHS = (360, 640)  # px: from the first width to the second the softening grows, then stays
 
 
@@ -346,7 +350,7 @@ def softening(width: int, soften: float) -> float:
     the square root of the width over that, up to 4/3 at 640 px and above (0.75 px grows to 1.0). Measured on the
     sharp clip (look.py, pixel-level detail at every width): 0.75 px let flicker rise from 1.57 at 256 wide to
     2.08 at 640 and no further (2.07 at 1280); 1.0 px measured 1.75 and 1.77 there at strength 0.057; growing on
-    to 1.41 px at 1280 cost strength (0.050) for 1.53."""
+    to 1.41 px at 1280 cost strength (0.050) for 1.53 (all before REFRESH_SLACK)."""
     low, high = SOFTEN_WIDTHS
     return soften * math.sqrt(min(max(width, low), high) / low)
 
