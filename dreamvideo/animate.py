@@ -349,8 +349,8 @@ def softening(width: int, soften: float) -> float:
     """The Gaussian sigma (px) on a frame's new dream detail: video.soften up to 360 px wide (SOFTEN_WIDTHS), times
     the square root of the width over that, up to 4/3 at 640 px and above (0.75 px grows to 1.0). Measured on the
     sharp clip (look.py, pixel-level detail at every width): 0.75 px let flicker rise from 1.57 at 256 wide to
-    2.08 at 640 and no further (2.07 at 1280); 1.0 px measured 1.75 and 1.77 there at strength 0.057; growing on
-    to 1.41 px at 1280 cost strength (0.050) for 1.53 (all before REFRESH_SLACK)."""
+    2.08 at 640 and no further (2.07 at 1280); 1.0 px measured 1.75 and 1.77 there at strength 0.057 and 0.056;
+    growing on to 1.41 px at 1280 cost strength (0.050) for 1.53 (all before REFRESH_SLACK)."""
     low, high = SOFTEN_WIDTHS
     return soften * math.sqrt(min(max(width, low), high) / low)
 

@@ -425,7 +425,7 @@ def test_hold_takes_half_the_excess_and_boosts_the_shortfall():
 
 def test_a_carried_dream_a_little_short_of_its_level_is_not_refreshed():
     """The refresh leaves alone a carried dream that falls short of its level by less than REFRESH_SLACK (its own
-    resampling loss under a slow pan: refreshing that made most of the flicker on big frames)."""
+    resampling loss under a slow pan: refreshing that made a large share of the flicker on big frames)."""
     frames = pan(5, speed=0.5)
     d = dreamer()
     sets = ["video.temporal=0", "video.repaint=0"]
