@@ -25,9 +25,9 @@ import torch
 from . import engine, flow, objectives
 from .images import to_tensor
 from .staging import to_frames, upload
-from .tracking import photometric, refind, structure
+from .tracking import photometric, refind, smoothness, structure
 
-STATE_VERSION = "carry-7"  # in the job identity: a work folder of another version starts afresh
+STATE_VERSION = "carry-8"  # in the job identity: a work folder of another version starts afresh
 
 
 @dataclass
@@ -251,7 +251,7 @@ class VideoDreamer:
         dream = replace(s.dream, step_size=nums.step_size.view(-1)) if nums else s.dream  # [B]: per sample
         objective = nums.objective if nums else s.objective
         y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, dream, objective)
-        d = engine.gaussian_blur(y - x, softening(x.shape[-1], s.video.soften))  # no finer than motion can carry
+        d = soften(y - x, x, s.video)  # no finer than motion can carry
         return [x[j:j + 1] + d[j:j + 1] for j in range(len(items))], \
             [keyframe(d[j:j + 1], x[j:j + 1]) for j in range(len(items))]
 
@@ -318,7 +318,7 @@ class VideoDreamer:
                                replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local",
                                        max_loss=0.0),
                                [frame_generator(seed, i) for i in indices], v.light_steps, maps, rows)
-        return carried + engine.gaussian_blur(detail - carried, softening(base.shape[-1], v.soften))
+        return carried + soften(detail - carried, base, v)
 
     def _repaint(self, s, indices: list[int], base, carried, lost, seed, nums=None) -> torch.Tensor:
         """A partial keyframe: where the carried detail [B,3,H,W] is no longer the keyframe's (lost [B,1,H,W],
@@ -333,7 +333,7 @@ class VideoDreamer:
         detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, start,
                                replace(s.dream, normalize="local", max_loss=0.0),
                                [frame_generator(seed, i) for i in indices], steps, [step_map * scale] * s.dream.octaves)
-        return start + engine.gaussian_blur(detail - start, softening(base.shape[-1], s.video.soften))
+        return start + soften(detail - start, base, s.video)
 
 
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width
@@ -342,6 +342,8 @@ REPAINT_STRIDE = 3  # a repaint takes this many times fewer steps than a keyfram
 REPAINT_GAP = 12  # frames at least from a keyframe or a rebase to a repaint: changing content repaints that seldom
 REFRESH_WIDTH = 360  # px: with video.refresh_octaves = 0, later frames are refreshed down to an octave this small
 REFRESH_SLACK = 0.1  # share of its level a dream may fall short before the refresh grows it (flicker; see hold)
+SMOOTH_TEXTURE = 0.01  # a frame's fine texture (tracking.smoothness) from which it counts as fully textured
+SMOOTH_GAIN = 2.0  # at most this gain brings the more softened detail of smooth regions back to its energy
 SOFTEN_WIDTHS = (360, 640)  # px: from the first width to the second the softening grows, then stays
 
 
@@ -353,6 +355,20 @@ def softening(width: int, soften: float) -> float:
     growing on to 1.41 px at 1280 cost strength (0.050) for 1.53 (all before REFRESH_SLACK)."""
     low, high = SOFTEN_WIDTHS
     return soften * math.sqrt(min(max(width, low), high) / low)
+
+
+def soften(detail: torch.Tensor, frame: torch.Tensor, v) -> torch.Tensor:
+    """New dream detail [B,3,H,W] dreamed on `frame` [B,3,H,W], softened to what motion can carry: a Gaussian of
+    softening(width, video.soften) where the frame has pixel-level texture; where it is smooth (smoothness, up to
+    SMOOTH_TEXTURE), whose flow errs most, video.soften_smooth times that, then brought back to the local energy of
+    the first (at most SMOOTH_GAIN times): the dream there is coarser, not weaker."""
+    sigma = softening(frame.shape[-1], v.soften)
+    fine = engine.gaussian_blur(detail, sigma)
+    if v.soften_smooth == 1 or sigma == 0:
+        return fine
+    coarse = engine.gaussian_blur(detail, sigma * v.soften_smooth)
+    coarse = coarse * (energy(fine)[:, :1] / energy(coarse)[:, :1].clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)
+    return fine + smoothness(frame, SMOOTH_TEXTURE) * (coarse - fine)
 
 
 def refresh_octaves(width: int, dream) -> int:

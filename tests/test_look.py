@@ -28,11 +28,11 @@ def photo(w=W + 200, h=H + 40, seed=0, blur=3.0):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def pan(n, speed=3.0, seed=0):
+def pan(n, speed=3.0, seed=0, blur=3.0):
     """n frames of a camera panning right over a photo by `speed` pixels per frame (sub-pixel: interpolated)."""
     import cv2
 
-    big = photo(seed=seed)
+    big = photo(seed=seed, blur=blur)
     return [cv2.warpAffine(big, np.float32([[1, 0, -speed * k], [0, 1, -20]]), (W, H), flags=cv2.INTER_LINEAR)
             for k in range(n)]
 
@@ -402,12 +402,49 @@ def test_the_softening_grows_with_the_frame_width():
     soften = config.VideoConfig().soften
     for width, sigma in ((180, soften), (480, soften * (480 / 360) ** 0.5), (1440, soften * 4 / 3)):
         frame = photo(w=width, h=H)
-        out = run(d, [frame])[0][0]
+        out = run(d, [frame], ["video.soften_smooth=1"])[0][0]  # the width alone (smooth regions: the next test)
         x = to_tensor(frame)
         y = d.dream(x, animate.frame_generator(d.cfg.run.seed, 0))
         for s, same in ((sigma, True), (soften if sigma != soften else 2 * soften, False)):
             expected = torch.from_numpy(to_uint8(x + engine.gaussian_blur(y - x, s))[0]).permute(2, 0, 1) / 255
             assert ((out - expected).abs().max() <= 1 / 255) == same, (width, s)
+
+
+def test_smooth_regions_get_a_coarser_dream_of_the_same_energy():
+    """Where the frame is smooth (its flow least sure), new detail is softened video.soften_smooth times more and
+    brought back to its energy; where it is textured, only the width's softening applies."""
+    from dreamvideo import engine
+
+    v = config.VideoConfig()
+    g = torch.Generator().manual_seed(0)
+    frame = torch.full((1, 3, 64, 128), 0.5)
+    frame[..., 64:] += 0.2 * torch.rand(1, 1, 64, 64, generator=g) - 0.1  # right half: pixel-level texture
+    detail = 0.05 * torch.randn(1, 3, 64, 128, generator=g)
+    plain = engine.gaussian_blur(detail, animate.softening(128, v.soften))
+    out = animate.soften(detail, frame, v)
+    smooth, textured = (slice(8, 56), slice(8, 48)), (slice(8, 56), slice(80, 120))
+    assert torch.allclose(out[..., textured[0], textured[1]], plain[..., textured[0], textured[1]], atol=1e-6)
+    e_out, e_plain = animate.energy(out)[..., smooth[0], smooth[1]], animate.energy(plain)[..., smooth[0], smooth[1]]
+    assert e_out[:, 1].mean() < 0.6 * e_plain[:, 1].mean()  # coarser: less of the finest texture
+    assert abs(e_out[:, 0].mean() / e_plain[:, 0].mean() - 1) < 0.1  # but as strong
+    off = animate.soften(detail, frame, replace(v, soften_smooth=1.0))
+    assert torch.equal(off, plain)
+
+
+def test_a_pan_over_a_smooth_photo_flickers_less_with_smooth_regions_softened_more():
+    """The flicker added (warping error ratio, as the README measures it) on a pan over a smooth photo, whose
+    flow errs most, is lower with video.soften_smooth than without."""
+    from dreamvideo import metrics
+
+    d = dreamer()
+    frames = pan(12, speed=0.7, blur=8.0)  # smooth, slow: like scaled-up footage
+    flows = metrics.input_flows(frames)
+    ratio = {}
+    for k in ("1", "2"):
+        outs = run(d, frames, [f"video.soften_smooth={k}"])[0]
+        out = [(o.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for o in outs]
+        ratio[k] = metrics.warping_error(out, flows) / metrics.warping_error(frames, flows)
+    assert ratio["2"] < 0.9 * ratio["1"], ratio
 
 
 def test_hold_takes_half_the_excess_and_boosts_the_shortfall():
