@@ -344,6 +344,7 @@ REFRESH_WIDTH = 360  # px: with video.refresh_octaves = 0, later frames are refr
 REFRESH_SLACK = 0.1  # share of its level a dream may fall short before the refresh grows it (flicker; see hold)
 SMOOTH_TEXTURE = 0.01  # a frame's fine texture (tracking.smoothness) from which it counts as fully textured
 SMOOTH_GAIN = 2.0  # at most this gain brings the more softened detail of smooth regions back to its energy
+# (the mean |detail| over 8 px cells)
 SOFTEN_WIDTHS = (360, 640)  # px: from the first width to the second the softening grows, then stays
 
 
@@ -367,8 +368,10 @@ def soften(detail: torch.Tensor, frame: torch.Tensor, v) -> torch.Tensor:
     if v.soften_smooth == 1 or sigma == 0:
         return fine
     coarse = engine.gaussian_blur(detail, sigma * v.soften_smooth)
-    coarse = coarse * (energy(fine)[:, :1] / energy(coarse)[:, :1].clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)
-    return fine + smoothness(frame, SMOOTH_TEXTURE) * (coarse - fine)
+    cells = lambda d: torch.nn.functional.avg_pool2d(d.abs().mean(1, keepdim=True), 8, ceil_mode=True)  # noqa: E731
+    gain = (cells(fine) / cells(coarse).clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)  # [B,1,h/8,w/8]
+    gain = torch.nn.functional.interpolate(gain, size=detail.shape[-2:], mode="bilinear", align_corners=False)
+    return fine + smoothness(frame, SMOOTH_TEXTURE) * (coarse * gain - fine)
 
 
 def refresh_octaves(width: int, dream) -> int:
