@@ -116,7 +116,7 @@ class VideoConfig:
     soften: float = setting(0.75, "Gaussian sigma (px) on each frame's new dream detail up to 360 px wide, growing "
                                   "with the square root of the width to 4/3 of it at 640 and above: texture finer "
                                   "than the flow's error cannot be carried", limits=(0.0, 5.0))
-    soften_smooth: float = setting(2.0, "times that softening where the frame is smooth (sky, walls, smoke, scaled-up "
+    soften_smooth: float = setting(1.5, "times that softening where the frame is smooth (sky, walls, smoke, scaled-up "
                                         "footage: the flow is least sure there), the dream's local energy kept: "
                                         "coarser, not weaker (1: off)", limits=(1.0, 5.0))
     light_smooth: float = setting(0.0, "Gaussian sigma (px) of the gradient on later frames", limits=(0.0, 50.0))
