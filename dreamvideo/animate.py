@@ -1,9 +1,10 @@
 """The video feedback loop: each lane carries its dream from frame to frame along the optical flow.
 
 Keyframes (a lane's first frame, the first after a cut) get the full octave dream, its new detail softened to what
-motion can carry (more on bigger frames, whose flow errs by more pixels). Later frames carry the keyframe's detail
-by composing the flows back to the keyframe and resampling that detail once (re-warping every frame would blur it
-away), plus what later frames added, warped from the previous frame. Detail is carried only where it can be trusted:
+motion can carry (more on bigger frames, whose flow errs by more pixels, and coarser on smooth regions, where the
+flow errs most). Later frames carry the keyframe's detail by composing the flows back to the keyframe and
+resampling that detail once (re-warping every frame would blur it away), plus what later frames added, warped from
+the previous frame. Detail is carried only where it can be trusted:
 each step from inside the previous frame onto matching content (and, with video.consistency, flows that agree), and
 the content there still matching what the detail was dreamed on (so a person who leaves takes their dream along: no
 ghosts); once dropped at a pixel it is not carried there again. The dream's local energy is held at the keyframe's
@@ -251,7 +252,7 @@ class VideoDreamer:
         dream = replace(s.dream, step_size=nums.step_size.view(-1)) if nums else s.dream  # [B]: per sample
         objective = nums.objective if nums else s.objective
         y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, dream, objective)
-        d = soften(y - x, x, s.video)  # no finer than motion can carry
+        d = soften_detail(y - x, x, s.video)  # no finer than motion can carry
         return [x[j:j + 1] + d[j:j + 1] for j in range(len(items))], \
             [keyframe(d[j:j + 1], x[j:j + 1]) for j in range(len(items))]
 
@@ -318,7 +319,7 @@ class VideoDreamer:
                                replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local",
                                        max_loss=0.0),
                                [frame_generator(seed, i) for i in indices], v.light_steps, maps, rows)
-        return carried + soften(detail - carried, base, v)
+        return carried + soften_detail(detail - carried, base, v)
 
     def _repaint(self, s, indices: list[int], base, carried, lost, seed, nums=None) -> torch.Tensor:
         """A partial keyframe: where the carried detail [B,3,H,W] is no longer the keyframe's (lost [B,1,H,W],
@@ -333,7 +334,7 @@ class VideoDreamer:
         detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, start,
                                replace(s.dream, normalize="local", max_loss=0.0),
                                [frame_generator(seed, i) for i in indices], steps, [step_map * scale] * s.dream.octaves)
-        return start + soften(detail - start, base, s.video)
+        return start + soften_detail(detail - start, base, s.video)
 
 
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width
@@ -358,7 +359,7 @@ def softening(width: int, soften: float) -> float:
     return soften * math.sqrt(min(max(width, low), high) / low)
 
 
-def soften(detail: torch.Tensor, frame: torch.Tensor, v) -> torch.Tensor:
+def soften_detail(detail: torch.Tensor, frame: torch.Tensor, v) -> torch.Tensor:
     """New dream detail [B,3,H,W] dreamed on `frame` [B,3,H,W], softened to what motion can carry: a Gaussian of
     softening(width, video.soften) where the frame has pixel-level texture; where it is smooth (smoothness, up to
     SMOOTH_TEXTURE), whose flow errs most, video.soften_smooth times that, then brought back to the local energy of
@@ -368,10 +369,14 @@ def soften(detail: torch.Tensor, frame: torch.Tensor, v) -> torch.Tensor:
     if v.soften_smooth == 1 or sigma == 0:
         return fine
     coarse = engine.gaussian_blur(detail, sigma * v.soften_smooth)
-    cells = lambda d: torch.nn.functional.avg_pool2d(d.abs().mean(1, keepdim=True), 8, ceil_mode=True)  # noqa: E731
-    gain = (cells(fine) / cells(coarse).clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)  # [B,1,h/8,w/8]
+    gain = (_cells(fine) / _cells(coarse).clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)
     gain = torch.nn.functional.interpolate(gain, size=detail.shape[-2:], mode="bilinear", align_corners=False)
     return fine + smoothness(frame, SMOOTH_TEXTURE) * (coarse * gain - fine)
+
+
+def _cells(detail: torch.Tensor) -> torch.Tensor:
+    """[B,1,h,w]: mean |detail| [B,3,H,W] over channels and 8 px cells (h = ceil(H / 8))."""
+    return torch.nn.functional.avg_pool2d(detail.abs().mean(1, keepdim=True), 8, ceil_mode=True)
 
 
 def refresh_octaves(width: int, dream) -> int:

@@ -28,7 +28,8 @@ def structure(x: torch.Tensor) -> torch.Tensor:
 
 def smoothness(x: torch.Tensor, texture: float) -> torch.Tensor:
     """[B,1,H,W] in [0,1]: 1 where a frame [B,3,H,W] has no pixel-level texture (its flow is least certain there),
-    0 where its luma's mean |high-pass| (1 px) over 8 px cells reaches `texture` (in [0,1] units), linear between."""
+    0 where the mean |high-pass| (1 px) of its brightness (the mean of R, G, B) over 8 px cells reaches `texture`
+    (in [0,1] units), linear between."""
     y = x.mean(1, keepdim=True)
     cells = torch.nn.functional.avg_pool2d((y - engine.gaussian_blur(y, 1.0)).abs(), 8, ceil_mode=True)
     fine = torch.nn.functional.interpolate(cells, size=x.shape[-2:], mode="bilinear", align_corners=False)

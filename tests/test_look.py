@@ -421,13 +421,13 @@ def test_smooth_regions_get_a_coarser_dream_of_the_same_energy():
     frame[..., 64:] += 0.2 * torch.rand(1, 1, 64, 64, generator=g) - 0.1  # right half: pixel-level texture
     detail = 0.05 * torch.randn(1, 3, 64, 128, generator=g)
     plain = engine.gaussian_blur(detail, animate.softening(128, v.soften))
-    out = animate.soften(detail, frame, v)
+    out = animate.soften_detail(detail, frame, v)
     smooth, textured = (slice(8, 56), slice(8, 48)), (slice(8, 56), slice(80, 120))
     assert torch.allclose(out[..., textured[0], textured[1]], plain[..., textured[0], textured[1]], atol=1e-6)
     e_out, e_plain = animate.energy(out)[..., smooth[0], smooth[1]], animate.energy(plain)[..., smooth[0], smooth[1]]
     assert e_out[:, 1].mean() < 0.75 * e_plain[:, 1].mean()  # coarser: less of the finest texture (0.63)
     assert abs(e_out[:, 0].mean() / e_plain[:, 0].mean() - 1) < 0.1  # but as strong
-    off = animate.soften(detail, frame, replace(v, soften_smooth=1.0))
+    off = animate.soften_detail(detail, frame, replace(v, soften_smooth=1.0))
     assert torch.equal(off, plain)
 
 

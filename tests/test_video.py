@@ -141,7 +141,7 @@ def test_cut_resets_the_carried_state(clips):
     def alone(i):  # a keyframe: the full dream, its new detail softened
         x = to_tensor(frames[i])
         y = dreamer.dream(x, animate.frame_generator(cfg.run.seed, i))
-        return to_uint8(x + animate.soften(y - x, x, cfg.video))[0]
+        return to_uint8(x + animate.soften_detail(y - x, x, cfg.video))[0]
 
     assert np.array_equal(outs[25], alone(25))  # after the cut: a fresh dream, nothing carried across
     assert not np.array_equal(outs[24], alone(24))  # within a shot: carried along the flow
