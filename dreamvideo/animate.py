@@ -26,7 +26,7 @@ import torch
 from . import engine, flow, objectives
 from .images import to_tensor
 from .staging import to_frames, upload
-from .tracking import photometric, refind, smoothness, structure
+from .tracking import cells, photometric, refind, smoothness, structure
 
 STATE_VERSION = "carry-8"  # in the job identity: a work folder of another version starts afresh
 
@@ -369,14 +369,9 @@ def soften_detail(detail: torch.Tensor, frame: torch.Tensor, v) -> torch.Tensor:
     if v.soften_smooth == 1 or sigma == 0:
         return fine
     coarse = engine.gaussian_blur(detail, sigma * v.soften_smooth)
-    gain = (_cells(fine) / _cells(coarse).clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)
+    gain = (cells(fine) / cells(coarse).clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)
     gain = torch.nn.functional.interpolate(gain, size=detail.shape[-2:], mode="bilinear", align_corners=False)
     return fine + smoothness(frame, SMOOTH_TEXTURE) * (coarse * gain - fine)
-
-
-def _cells(detail: torch.Tensor) -> torch.Tensor:
-    """[B,1,h,w]: mean |detail| [B,3,H,W] over channels and 8 px cells (h = ceil(H / 8))."""
-    return torch.nn.functional.avg_pool2d(detail.abs().mean(1, keepdim=True), 8, ceil_mode=True)
 
 
 def refresh_octaves(width: int, dream) -> int:

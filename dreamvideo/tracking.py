@@ -26,13 +26,18 @@ def structure(x: torch.Tensor) -> torch.Tensor:
     return y - engine.gaussian_blur(y, 3.0)
 
 
+def cells(x: torch.Tensor) -> torch.Tensor:
+    """[B,1,h,w]: mean |x| of [B,C,H,W] over channels and 8 px cells (h = ceil(H / 8))."""
+    return torch.nn.functional.avg_pool2d(x.abs().mean(1, keepdim=True), 8, ceil_mode=True)
+
+
 def smoothness(x: torch.Tensor, texture: float) -> torch.Tensor:
     """[B,1,H,W] in [0,1]: 1 where a frame [B,3,H,W] has no pixel-level texture (its flow is least certain there),
     0 where the mean |high-pass| (1 px) of its brightness (the mean of R, G, B) over 8 px cells reaches `texture`
     (in [0,1] units), linear between."""
     y = x.mean(1, keepdim=True)
-    cells = torch.nn.functional.avg_pool2d((y - engine.gaussian_blur(y, 1.0)).abs(), 8, ceil_mode=True)
-    fine = torch.nn.functional.interpolate(cells, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    fine = torch.nn.functional.interpolate(cells(y - engine.gaussian_blur(y, 1.0)), size=x.shape[-2:],
+                                           mode="bilinear", align_corners=False)
     return (1 - fine / texture).clamp(0, 1)
 
 
