@@ -4,16 +4,15 @@ Keyframes (a lane's first frame, the first after a cut) get the full octave drea
 motion can carry (more on bigger frames, whose flow errs by more pixels, and coarser on smooth regions, where the
 flow errs most). Later frames carry the keyframe's detail by composing the flows back to the keyframe and
 resampling that detail once (re-warping every frame would blur it away), plus what later frames added, warped from
-the previous frame. Detail is carried only where it can be trusted:
-each step from inside the previous frame onto matching content (and, with video.consistency, flows that agree), and
-the content there still matching what the detail was dreamed on (so a person who leaves takes their dream along: no
-ghosts); once dropped at a pixel it is not carried there again. The dream's local energy is held at the keyframe's
-from both sides: excess decays, and the frame is dreamed a little at one of its finest octaves (each in turn), each
-pixel as much as its dream falls short: new and changed content grows a full dream within a few frames, carried
-dream is held, neither faded nor swollen. When enough of the frame has lost its keyframe's dream, those pixels get a
-keyframe's full dream (a repaint: the refresh alone grows only the finest pattern there) and the frame becomes the
-keyframe; when too little is tracked the current output becomes the keyframe (it continues the same texture: no
-jump).
+the previous frame. Detail is carried only where it can be trusted: each step from inside the previous frame onto
+matching content (and, with video.consistency, flows that agree), and the content there still matching what the
+detail was dreamed on (so a person who leaves takes their dream along: no ghosts); once dropped at a pixel it is not
+carried there again. The dream's local energy is held at the keyframe's from both sides: excess decays, and the
+frame is dreamed a little at one of its finest octaves (each in turn), each pixel as much as its dream falls short:
+new and changed content grows a full dream within a few frames, carried dream is held, neither faded nor swollen.
+When enough of the frame has lost its keyframe's dream, those pixels get a keyframe's full dream (a repaint: the
+refresh alone grows only the finest pattern there) and the frame becomes the keyframe; when too little is tracked
+the current output becomes the keyframe (it continues the same texture: no jump).
 """
 from __future__ import annotations
 
@@ -68,13 +67,11 @@ def frame_generator(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + index)
 
 
-def energy(detail: torch.Tensor, cell: int = 8) -> torch.Tensor:
+def energy(detail: torch.Tensor) -> torch.Tensor:
     """Local dream energy [B,2,H,W]: channel 0 mean |detail|, channel 1 mean |high-pass of detail| (the finest
-    texture, which motion and zoom wear away first), averaged over cells of `cell` pixels, interpolated back."""
-    fine = detail - engine.gaussian_blur(detail, 1.0)
-    both = torch.cat([detail.abs().mean(1, keepdim=True), fine.abs().mean(1, keepdim=True)], 1)
-    pooled = torch.nn.functional.avg_pool2d(both, cell, ceil_mode=True)
-    return torch.nn.functional.interpolate(pooled, size=detail.shape[-2:], mode="bilinear", align_corners=False)
+    texture, which motion and zoom wear away first), averaged over 8 px cells (tracking.cells), interpolated back."""
+    both = torch.cat([cells(detail), cells(detail - engine.gaussian_blur(detail, 1.0))], 1)
+    return torch.nn.functional.interpolate(both, size=detail.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def keyframe(detail: torch.Tensor, frame: torch.Tensor) -> Carry:
