@@ -9,6 +9,7 @@ import torch
 
 from dreamvideo import animate, config, flow, tracking
 from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
+from dreamvideo.detail import energy, hold, soften_detail, softening
 from dreamvideo.runner import make_dreamer
 
 W, H = 96, 64
@@ -420,14 +421,14 @@ def test_smooth_regions_get_a_coarser_dream_of_the_same_energy():
     frame = torch.full((1, 3, 64, 128), 0.5)
     frame[..., 64:] += 0.2 * torch.rand(1, 1, 64, 64, generator=g) - 0.1  # right half: pixel-level texture
     detail = 0.05 * torch.randn(1, 3, 64, 128, generator=g)
-    plain = engine.gaussian_blur(detail, animate.softening(128, v.soften))
-    out = animate.soften_detail(detail, frame, v)
+    plain = engine.gaussian_blur(detail, softening(128, v.soften))
+    out = soften_detail(detail, frame, v)
     smooth, textured = (slice(8, 56), slice(8, 48)), (slice(8, 56), slice(80, 120))
     assert torch.allclose(out[..., textured[0], textured[1]], plain[..., textured[0], textured[1]], atol=1e-6)
-    e_out, e_plain = animate.energy(out)[..., smooth[0], smooth[1]], animate.energy(plain)[..., smooth[0], smooth[1]]
+    e_out, e_plain = energy(out)[..., smooth[0], smooth[1]], energy(plain)[..., smooth[0], smooth[1]]
     assert e_out[:, 1].mean() < 0.75 * e_plain[:, 1].mean()  # coarser: less of the finest texture (0.63)
     assert abs(e_out[:, 0].mean() / e_plain[:, 0].mean() - 1) < 0.1  # but as strong
-    off = animate.soften_detail(detail, frame, replace(v, soften_smooth=1.0))
+    off = soften_detail(detail, frame, replace(v, soften_smooth=1.0))
     assert torch.equal(off, plain)
 
 
@@ -450,13 +451,13 @@ def test_a_pan_over_a_smooth_photo_flickers_less_with_smooth_regions_softened_mo
 def test_hold_takes_half_the_excess_and_boosts_the_shortfall():
     level = torch.full((1, 2, 16, 16), 0.1)
     loud = torch.full((1, 3, 16, 16), 0.4) * (torch.arange(16) % 2 * 2 - 1)  # |detail| 0.4: four times the level
-    held, gain = animate.hold(loud, level, boost=6.0, evolve=0.0)
+    held, gain = hold(loud, level, boost=6.0, evolve=0.0)
     assert torch.allclose(held.abs(), torch.full_like(held, 0.2), rtol=0.05)  # sqrt(4) = 2 times the level
     assert gain.max() == 0  # nothing more is dreamed where the dream is too strong
     faint = loud / 8  # half the level
-    held, gain = animate.hold(faint, level, boost=6.0, evolve=0.0)
+    held, gain = hold(faint, level, boost=6.0, evolve=0.0)
     assert torch.equal(held, faint) and torch.allclose(gain[:, 0], torch.full_like(gain[:, 0], 3.0), rtol=0.05)
-    held, gain = animate.hold(faint, level, boost=6.0, evolve=0.0, slack=0.2)  # the shortfall beyond the slack
+    held, gain = hold(faint, level, boost=6.0, evolve=0.0, slack=0.2)  # the shortfall beyond the slack
     assert torch.allclose(gain[:, 0], torch.full_like(gain[:, 0], 6.0 * 0.3 / 0.8), rtol=0.05)
 
 

@@ -13,6 +13,7 @@ import torch
 
 from dreamvideo import animate, config, video
 from dreamvideo.cli import main
+from dreamvideo.detail import soften_detail
 from dreamvideo.errors import UserError
 from dreamvideo.images import to_tensor, to_uint8
 from dreamvideo.job import Job
@@ -141,7 +142,7 @@ def test_cut_resets_the_carried_state(clips):
     def alone(i):  # a keyframe: the full dream, its new detail softened
         x = to_tensor(frames[i])
         y = dreamer.dream(x, animate.frame_generator(cfg.run.seed, i))
-        return to_uint8(x + animate.soften_detail(y - x, x, cfg.video))[0]
+        return to_uint8(x + soften_detail(y - x, x, cfg.video))[0]
 
     assert np.array_equal(outs[25], alone(25))  # after the cut: a fresh dream, nothing carried across
     assert not np.array_equal(outs[24], alone(24))  # within a shot: carried along the flow

@@ -1,0 +1,63 @@
+"""The dream detail a video frame holds (output minus input, [B,3,H,W]): how fine it may be, softened to what
+motion can carry, and its local energy, measured and held at the keyframe's."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import engine
+from .tracking import cells, smoothness
+
+SMOOTH_TEXTURE = 0.01  # a frame's fine texture (tracking.smoothness) from which it counts as fully textured
+SMOOTH_GAIN = 2.0  # at most this gain brings the more softened detail of smooth regions back to its energy
+# (the mean |detail| over 8 px cells)
+SOFTEN_WIDTHS = (360, 640)  # px: from the first width to the second the softening grows, then stays
+
+
+def softening(width: int, soften: float) -> float:
+    """The Gaussian sigma (px) on a frame's new dream detail: video.soften up to 360 px wide (SOFTEN_WIDTHS), times
+    the square root of the width over that, up to 4/3 at 640 px and above (0.75 px grows to 1.0). Measured on the
+    sharp clip (look.py, pixel-level detail at every width): 0.75 px let flicker rise from 1.57 at 256 wide to
+    2.08 at 640 and no further (2.07 at 1280); 1.0 px measured 1.75 and 1.77 there at strength 0.057 and 0.056;
+    growing on to 1.41 px at 1280 cost strength (0.050) for 1.53 (all before REFRESH_SLACK)."""
+    low, high = SOFTEN_WIDTHS
+    return soften * math.sqrt(min(max(width, low), high) / low)
+
+
+def soften_detail(detail: torch.Tensor, frame: torch.Tensor, v) -> torch.Tensor:
+    """New dream detail [B,3,H,W] dreamed on `frame` [B,3,H,W], softened to what motion can carry: a Gaussian of
+    softening(width, video.soften) where the frame has pixel-level texture; where it is smooth (smoothness, up to
+    SMOOTH_TEXTURE), whose flow errs most, video.soften_smooth times that, then brought back to the local energy of
+    the first (at most SMOOTH_GAIN times): the dream there is coarser, not weaker."""
+    sigma = softening(frame.shape[-1], v.soften)
+    fine = engine.gaussian_blur(detail, sigma)
+    if v.soften_smooth == 1 or sigma == 0:
+        return fine
+    coarse = engine.gaussian_blur(detail, sigma * v.soften_smooth)
+    gain = (cells(fine) / cells(coarse).clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)
+    gain = torch.nn.functional.interpolate(gain, size=detail.shape[-2:], mode="bilinear", align_corners=False)
+    return fine + smoothness(frame, SMOOTH_TEXTURE) * (coarse * gain - fine)
+
+
+def energy(detail: torch.Tensor) -> torch.Tensor:
+    """Local dream energy [B,2,H,W]: channel 0 mean |detail|, channel 1 mean |high-pass of detail| (the finest
+    texture, which motion and zoom wear away first), averaged over 8 px cells (tracking.cells), interpolated back."""
+    both = torch.cat([cells(detail), cells(detail - engine.gaussian_blur(detail, 1.0))], 1)
+    return torch.nn.functional.interpolate(both, size=detail.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float,
+         slack: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hold the dream's local energy at `level` [B,2,H,W] from both sides. Where the carried detail [B,3,H,W] is
+    above it (zoom and re-keys pile texture up), half of the excess in log terms goes at once; where it falls
+    short by more than `slack` (a share of the level), the refresh's step gain [B,2,H,W] (coarse, fine octaves)
+    grows as `boost` x the shortfall beyond it (rescaled to reach `boost` at none left), plus `evolve`
+    everywhere. Returns (carried, gain)."""
+    e = energy(carried)
+    over = (e[:, :1] / level[:, :1].clamp(min=1e-4)).clamp(min=1)
+    shortfall = 1 - e / level.clamp(min=1e-4)
+    # fine texture is regrown only while the overall energy stays within a quarter above its level
+    shortfall = torch.cat([shortfall[:, :1], torch.minimum(shortfall[:, 1:], shortfall[:, :1] + 0.25)], 1)
+    shortfall = (shortfall - slack) / (1 - slack)
+    return carried / over.sqrt(), (evolve + boost * shortfall).clamp(0, max(boost, evolve))
