@@ -49,13 +49,13 @@ def video_fps(size: tuple[int, int], frames: int, lanes: int) -> float:
     """Frames/s of the whole video job on a camera clip of `size`."""
     import skimage.data
 
-    from dreamvideo import config, synth, video
+    from dreamvideo import config, encode, synth, video
     from dreamvideo.job import Job
 
     w, h = size
     with tempfile.TemporaryDirectory() as tmp:
         clip = os.path.join(tmp, "clip.mp4")
-        writer = video.Writer(clip, w, h, Fraction(25), video.Encoding("libx264", 18, "veryfast"))
+        writer = encode.Writer(clip, w, h, Fraction(25), encode.Encoding("libx264", 18, "veryfast"))
         for f in synth.camera(skimage.data.astronaut(), size, frames):
             writer.write(f)
         writer.close()

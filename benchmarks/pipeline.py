@@ -24,7 +24,7 @@ from fractions import Fraction
 import skimage.data
 import torch
 
-from dreamvideo import config, synth, video
+from dreamvideo import config, encode, synth, video
 from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
 from dreamvideo.job import Job
 from dreamvideo.lanes import find_cuts
@@ -101,7 +101,7 @@ def ceiling(size: tuple[int, int], frames: int, lanes: int, sets: list[str]) -> 
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = os.path.join(tmp, "clip.mp4")
-        writer = video.Writer(clip, w, h, Fraction(25), video.Encoding("libx264", 18, "veryfast"))
+        writer = encode.Writer(clip, w, h, Fraction(25), encode.Encoding("libx264", 18, "veryfast"))
         for f in synth.camera(skimage.data.astronaut(), (w, h), frames):
             writer.write(f)
         writer.close()
@@ -117,7 +117,7 @@ def ceiling(size: tuple[int, int], frames: int, lanes: int, sets: list[str]) -> 
                 animate.prepare_flows(a, b, cfg.video.flow, width, cfg.video.consistency)
             rates[name] = len(pairs) / (time.perf_counter() - t)
         t = time.perf_counter()
-        writer = video.Writer(os.path.join(tmp, "enc.mp4"), w, h, Fraction(25), video.Encoding("libx264", 18))
+        writer = encode.Writer(os.path.join(tmp, "enc.mp4"), w, h, Fraction(25), encode.Encoding("libx264", 18))
         for f in decoded:
             writer.write(f)
         writer.close()

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import lanes as plan
-from . import mux, video
+from . import encode, mux, video
 from .animate import STATE_VERSION, Carry, VideoDreamer
 from .config import Config, to_toml
 from .errors import UserError
@@ -59,7 +59,7 @@ def preflight(out: OutputSpec, size: tuple[int, int], fps, soundtrack: video.Vid
     a temporary folder, so that a choice ffmpeg refuses fails before the first frame is dreamed."""
     with tempfile.TemporaryDirectory(prefix="dreamvideo-check-") as d:
         part = os.path.join(d, "part" + out.chunk_ext)
-        writer = video.Writer(part, *size, fps, out.encoding)
+        writer = encode.Writer(part, *size, fps, out.encoding)
         try:
             for _ in range(2):
                 writer.write(np.zeros((size[1], size[0], 3), np.uint8))
@@ -197,7 +197,7 @@ class Job:
         path = self.work.file(f"blend-{head.name}{self.out.chunk_ext}")
         if not os.path.exists(path):
             a, b = np.load(self.work.file(tail.name + ".npy")), np.load(self.work.file(head.name + ".npy"))
-            writer = video.Writer(path, *self.size, self.fps, self.out.encoding)
+            writer = encode.Writer(path, *self.size, self.fps, self.out.encoding)
             try:
                 for k in range(len(a)):
                     t = (k + 1) / (len(a) + 1)

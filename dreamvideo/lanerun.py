@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from . import lanes as plan
-from . import video
+from . import encode, video
 from .animate import Carry, FrameIn, VideoDreamer, prepare_flows
 from .output import OutputSpec
 from .staging import stage
@@ -142,7 +142,7 @@ class LaneRun:
         for chunk in self.todo:
             held, writer = [], None
             if chunk.kind == "video":
-                writer = video.Writer(j.file(chunk.name + j.out.chunk_ext), *j.size, j.info.fps, j.out.encoding)
+                writer = encode.Writer(j.file(chunk.name + j.out.chunk_ext), *j.size, j.info.fps, j.out.encoding)
             try:
                 while not isinstance(msg := self.outbox.get(), ChunkEnd):
                     if msg is END:

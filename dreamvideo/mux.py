@@ -8,7 +8,7 @@ import tempfile
 from fractions import Fraction
 
 from .output import OutputSpec
-from .video import VideoInfo, _remove, fpath, run_ffmpeg
+from .video import VideoInfo, remove_file, fpath, run_ffmpeg
 
 # Audio codecs each container takes as they are; others are re-encoded (aac, or opus for webm).
 AUDIO_COPY = {
@@ -77,7 +77,7 @@ def finish(parts: list[str], out: OutputSpec, fps: Fraction, frames: int, size: 
         run_ffmpeg(args + [fpath(tmp)], f"write {out.path}")
         os.replace(tmp, out.path)
     finally:
-        _remove(tmp)
+        remove_file(tmp)
 
 
 def _sequence(args: list[str], out: OutputSpec, work: str) -> None:
@@ -96,6 +96,6 @@ def _sequence(args: list[str], out: OutputSpec, work: str) -> None:
         written = {os.path.join(folder, n) for n in names}
         for path in stale:
             if path not in written:
-                _remove(path)
+                remove_file(path)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)

@@ -9,7 +9,7 @@ import re
 import subprocess
 from dataclasses import dataclass, replace
 
-from . import video
+from . import encode, video
 from .errors import UserError
 
 CONTAINERS = (".mp4", ".mov", ".mkv", ".webm")
@@ -56,7 +56,7 @@ class OutputSpec:
     kind: str
     ext: str  # the output's own extension
     chunk_ext: str  # the extension of the encoded parts joined at the end
-    encoding: video.Encoding
+    encoding: encode.Encoding
 
     @property
     def keeps_audio(self) -> bool:
@@ -110,9 +110,9 @@ def output_spec(path: str, codec: str = "", crf: int = 18, preset: str = "medium
     if sequence or ext in ANIMATIONS:  # lossless parts, converted once at the end
         if codec:
             raise UserError(f"--codec does not apply to {'PNG sequences' if sequence else ext + ' files'}: leave it out")
-        return OutputSpec(path, "sequence" if sequence else ext[1:], ext, ".mkv", video.Encoding("ffv1"))
+        return OutputSpec(path, "sequence" if sequence else ext[1:], ext, ".mkv", encode.Encoding("ffv1"))
     return OutputSpec(path, "container", ext, ext,
-                      video.Encoding(resolve_codec(codec or DEFAULT_CODEC.get(ext, "libx264")), crf, preset))
+                      encode.Encoding(resolve_codec(codec or DEFAULT_CODEC.get(ext, "libx264")), crf, preset))
 
 
 def with_source(spec: OutputSpec, color: video.Color, sar) -> OutputSpec:

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import video
+from . import encode, video
 
 
 def lavfi_clip(path: str, size=(160, 90), fps: str = "25", seconds: float = 2.0, audio: str | None = "sine",
@@ -44,7 +44,7 @@ def photo_clip(path: str, photos: list[np.ndarray], size=(256, 144), fps: Fracti
     import cv2
 
     w, h = size
-    writer = video.Writer(path, w, h, fps, video.Encoding("libx264", crf))
+    writer = encode.Writer(path, w, h, fps, encode.Encoding("libx264", crf))
     try:
         for t in range(frames):
             shot = 0 if cut_at is None or t < cut_at else 1

@@ -206,7 +206,7 @@ SEEK_MARGIN = 5.0  # seconds sought before a start, decoded and dropped
 GENERIC = ("Conversion failed", "Error closing file", "[out#", "Error while filtering", "Terminating thread")
 
 
-class _Process:
+class FFmpeg:
     """A child ffmpeg that is always reaped: killed if still running when closed."""
 
     def __init__(self, args: list[str], stdin=None, stdout=None):
@@ -278,7 +278,7 @@ def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
         args += ["-vf", ",".join(filters)]
     args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     nbytes = w * h * 3
-    with _Process(args, stdout=subprocess.PIPE) as p:
+    with FFmpeg(args, stdout=subprocess.PIPE) as p:
         got = 0
         while count is None or got < count:
             buf = bytearray(nbytes)
@@ -296,97 +296,7 @@ def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
                             f"rerun the same command after fixing the input to resume")
 
 
-def even(n: int) -> int:
-    return n + (n % 2)
-
-
-def pad_even(frame: np.ndarray) -> np.ndarray:
-    """4:2:0 codecs need even sizes: repeat the last row/column where a side is odd."""
-    h, w = frame.shape[:2]
-    if h % 2 == 0 and w % 2 == 0:
-        return frame
-    return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-
-
-RGB_CODECS = ("ffv1", "libx264rgb", "png", "qtrle", "utvideo")
-
-
-@dataclass(frozen=True)
-class Encoding:
-    """How frames are encoded: ffmpeg codec name, quality, speed preset, colour description, pixel aspect."""
-
-    codec: str = "libx264"
-    crf: int = 18
-    preset: str = "medium"
-    color: Color = Color()
-    sar: Fraction = Fraction(1)
-
-    def codec_args(self) -> list[str]:
-        # No B-frames: chunks are joined by stream copy, and a short chunk's encoder delay differs from a
-        # long one's, which leaves a gap in the decoding times that readers count as extra frames.
-        if self.codec in ("libx264", "libx265"):
-            return ["-c:v", self.codec, "-crf", str(self.crf), "-preset", self.preset, "-bf", "0", "-pix_fmt", "yuv420p"]
-        if self.codec.startswith("prores"):
-            return ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le"]
-        if self.codec == "ffv1":
-            return ["-c:v", "ffv1", "-pix_fmt", "bgr0"]
-        if self.codec == "libx264rgb":  # lossless RGB H.264
-            return ["-c:v", "libx264rgb", "-qp", "0", "-preset", self.preset, "-bf", "0", "-pix_fmt", "rgb24"]
-        if self.codec == "libvpx-vp9":
-            return ["-c:v", "libvpx-vp9", "-crf", str(min(self.crf + 13, 63)), "-b:v", "0", "-pix_fmt", "yuv420p"]
-        return ["-c:v", self.codec, "-bf", "0"]
-
-    def filters(self) -> list[str]:
-        """Colour conversion and tags (YUV codecs), and the pixel aspect ratio."""
-        out = [] if self.codec in RGB_CODECS else self.color.filters()
-        return out + ([f"setsar={self.sar.numerator}/{self.sar.denominator}"] if self.sar != 1 else [])
-
-    def args(self) -> list[str]:
-        vf = self.filters()
-        return (["-vf", ",".join(vf)] if vf else []) + self.codec_args()
-
-    @property
-    def needs_even(self) -> bool:
-        return self.codec in ("libx264", "libx265", "libvpx-vp9")
-
-
-class Writer:
-    """Encode frames to a video-only file, written under a temporary name and renamed by close()."""
-
-    def __init__(self, path: str, width: int, height: int, fps: Fraction, encoding: Encoding):
-        self.path, self.size, self.encoding = path, (width, height), encoding
-        self.tmp = f"{path}.part{os.getpid()}{os.path.splitext(path)[1]}"
-        w, h = (even(width), even(height)) if encoding.needs_even else (width, height)
-        args = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo",
-                "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", *encoding.args(), fpath(self.tmp)]
-        self.p = _Process(args, stdin=subprocess.PIPE)
-        self.frames = 0
-
-    def write(self, frame: np.ndarray) -> None:
-        if self.encoding.needs_even:
-            frame = pad_even(frame)
-        try:
-            self.p.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
-        except (BrokenPipeError, OSError):
-            self.abort()
-            raise UserError(f"ffmpeg stopped while writing {self.path}: {self.p.error_text()}") from None
-        self.frames += 1
-
-    def close(self) -> None:
-        code = self.p.close()
-        message = self.p.error_text() if code != 0 else ""
-        self.p.errfile.close()
-        if code != 0:
-            _remove(self.tmp)
-            raise UserError(f"ffmpeg could not write {self.path}: {message}")
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.p.close(kill=True)
-        _remove(self.tmp)
-
-
-def _remove(path: str) -> None:
+def remove_file(path: str) -> None:
     try:
         os.remove(path)
     except FileNotFoundError:
@@ -394,6 +304,6 @@ def _remove(path: str) -> None:
 
 
 def run_ffmpeg(args: list[str], what: str) -> None:
-    with _Process([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]) as p:
+    with FFmpeg([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]) as p:
         if p.close() != 0:
             raise UserError(f"ffmpeg could not {what}: {p.error_text()}")

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import torch
 
-from . import images, mux, video
+from . import encode, images, mux, video
 from .zoomloop import looped, zoom_frames
 from .config import Config
 from .errors import UserError
@@ -83,7 +83,7 @@ def make_zoom(start: str | None, dst: str, cfg: Config, progress_factory=None) -
     try:
         # With --loop the crossfaded first frames are known only at the end: they go to their own part.
         head, body = (work.file(name + out.chunk_ext) for name in ("head", "body"))
-        writers = {name: video.Writer(path, w, h, fps, out.encoding) for name, path in (("head", head), ("body", body))
+        writers = {name: encode.Writer(path, w, h, fps, out.encoding) for name, path in (("head", head), ("body", body))
                    if overlap or name == "body"}
         progress = progress_factory(count + overlap) if progress_factory else None
         try:
