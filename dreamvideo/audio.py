@@ -72,7 +72,7 @@ def features(samples: np.ndarray, fps: Fraction, frames: int, start: int = 0, ra
 def frame_timing(path: str, samples: np.ndarray, fps_text: str | None) -> tuple[Fraction, int]:
     """(fps, frames) for the features of `path`: a video's own rate (or `fps_text`) and frame count; an audio
     file's length at `fps_text` (default 24)."""
-    from .config import parse_fps
+    from .values import parse_fps
 
     try:
         info = video.count_frames(video.probe(path))

@@ -9,7 +9,8 @@ from fractions import Fraction
 import numpy as np
 
 from . import schedule
-from .config import Config, animatable, schema, short
+from .config import Config, animatable, schema
+from .values import short
 from .errors import UserError
 
 
