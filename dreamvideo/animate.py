@@ -27,7 +27,7 @@ from .images import to_tensor
 from .staging import to_frames, upload
 from .tracking import photometric, refind, structure
 
-STATE_VERSION = "carry-8"  # in the job identity: a work folder of another version starts afresh
+STATE_VERSION = "carry-9"  # in the job identity: a work folder of another version starts afresh
 
 
 @dataclass

@@ -13,6 +13,9 @@ SMOOTH_TEXTURE = 0.01  # a frame's fine texture (tracking.smoothness) from which
 SMOOTH_GAIN = 2.0  # at most this gain brings the more softened detail of smooth regions back to its energy
 # (the mean |detail| over 8 px cells)
 SOFTEN_WIDTHS = (360, 640)  # px: from the first width to the second the softening grows, then stays
+HOLD_DECAY = 0.1  # share (in log terms) of a dream's excess over its level that goes each frame. Half, as before,
+# measured the same flicker at 256 and 384 wide and more at 640 (camera 3.21 against 3.12), with less strength
+# (smoke 0.0503 against 0.0521 at 256, 0.0466 against 0.0485 at 640): taking it at once, the refresh regrew it.
 
 
 def softening(width: int, soften: float) -> float:
@@ -50,7 +53,7 @@ def energy(detail: torch.Tensor) -> torch.Tensor:
 def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float,
          slack: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Hold the dream's local energy at `level` [B,2,H,W] from both sides. Where the carried detail [B,3,H,W] is
-    above it (zoom and re-keys pile texture up), half of the excess in log terms goes at once; where it falls
+    above it (zoom and re-keys pile texture up), HOLD_DECAY of the excess in log terms goes; where it falls
     short by more than `slack` (a share of the level), the refresh's step gain [B,2,H,W] (coarse, fine octaves)
     grows as `boost` x the shortfall beyond it (rescaled to reach `boost` at none left), plus `evolve`
     everywhere. Returns (carried, gain)."""
@@ -60,4 +63,4 @@ def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float
     # fine texture is regrown only while the overall energy stays within a quarter above its level
     shortfall = torch.cat([shortfall[:, :1], torch.minimum(shortfall[:, 1:], shortfall[:, :1] + 0.25)], 1)
     shortfall = (shortfall - slack) / (1 - slack)
-    return carried / over.sqrt(), (evolve + boost * shortfall).clamp(0, max(boost, evolve))
+    return carried / over ** HOLD_DECAY, (evolve + boost * shortfall).clamp(0, max(boost, evolve))
