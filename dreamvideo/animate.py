@@ -315,8 +315,10 @@ REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it o
 REPAINT_FADE = 0.7  # share of what a repaint replaced still shown on its frame, then on each next one of it
 REPAINT_STRIDE = 3  # a repaint takes this many times fewer steps than a keyframe, each as much longer (cost)
 REPAINT_GAP = 12  # frames at least from a keyframe or a rebase to a repaint: changing content repaints that seldom
-REFRESH_SLACK = 0.1  # share of its level a dream may fall short before the refresh grows it (flicker; see hold)
+REFRESH_SLACK = 0.1  # share of its level a dream may fall short before the refresh grows it (flicker; detail.hold)
 REFRESH_WIDTH = 360  # px: with video.refresh_octaves = 0, later frames are refreshed down to an octave this small
+
+
 def refresh_octaves(width: int, dream) -> int:
     """How many of the finest octaves later frames are dreamed at (video.refresh_octaves = 0): at least 2, and
     enough that the coarsest is at most REFRESH_WIDTH wide, so that big frames keep their coarse dream too; at

@@ -12,6 +12,7 @@ import numpy as np
 from .errors import UserError
 from .video import Color, FFmpeg, ffmpeg, fpath, remove_file
 
+
 def even(n: int) -> int:
     return n + (n % 2)
 
