@@ -160,15 +160,17 @@ class VideoDreamer:
         (video.consistency), the two flows agree."""
         back, x = self._tensor(item.backward), to_tensor(item.frame, self.dreamer.device)
         valid = flow.consistent(back, self._tensor(item.forward)) if item.forward is not None else flow.inside(back)
-        step = valid * photometric(x, flow.warp(carry.frame, back), v.match_tolerance)
-        trust = (flow.warp(carry.trust, back) > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
-        to_key, extra = flow.compose(carry.to_key, back), flow.warp(carry.extra, back, mode="bicubic") * step
-        fade = flow.warp(carry.fade, back, mode="bicubic") * step * REPAINT_FADE
+        before, trust, to_key = flow.warp_all([carry.frame, carry.trust, carry.to_key], back)
+        extra, fade, shown = flow.warp_all([carry.extra, carry.fade, carry.shown], back, mode="bicubic")
+        step = valid * photometric(x, before, v.match_tolerance)
+        trust = (trust > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
+        to_key = back + to_key  # flow.compose(carry.to_key, back), its warp done with the others
+        extra, fade = extra * step, fade * step * REPAINT_FADE
         if v.refind:  # uncovered again: the keyframe's dream comes back in place of what grew meanwhile
             guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)
             to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
         return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x,
-                       shown=flow.warp(carry.shown, back, mode="bicubic"), step=step, age=carry.age + 1)
+                       shown=shown, step=step, age=carry.age + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames (numpy; on CUDA HostFrames, which np.asarray
@@ -240,7 +242,8 @@ class VideoDreamer:
         cat = lambda name: torch.cat([getattr(c, name) for c in cs])  # noqa: E731
         base = cat("frame")
         to_key = cat("to_key")
-        source = flow.warp(cat("key_frame"), to_key)
+        key_energy = cat("key_energy")
+        source, key_level = flow.warp_all([cat("key_frame"), key_energy], to_key)
         keep = cat("trust") * photometric(structure(base), structure(source), v.structure_tolerance)
         held = (keep > 0.5).float()  # once dropped, a pixel's key detail never returns on top of what replaced it
         key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * blend  # bicubic: keeps fine texture
@@ -252,8 +255,7 @@ class VideoDreamer:
         pull = v.temporal * cat("step") * (cat("shown") - carried)
         carried = carried + pull
         # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
-        key_energy = cat("key_energy")
-        level = keep * flow.warp(key_energy, to_key) + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
+        level = keep * key_level + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
         carried, gain = hold(carried, level, v.reveal_boost, v.evolve, REFRESH_SLACK)
         seed = self.dreamer.cfg.run.seed
         detail = self._refresh(s, [item.index for item in items], base, carried, gain, seed, nums)

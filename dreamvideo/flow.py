@@ -93,6 +93,11 @@ def warp(img: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch
     return F.grid_sample(img, _grid(flow), mode=mode, padding_mode="border", align_corners=True)
 
 
+def warp_all(imgs: list[torch.Tensor], flow: torch.Tensor, mode: str = "bilinear") -> list[torch.Tensor]:
+    """warp() of several [B,C_i,H,W] tensors along one flow, in one sampling: the same values as one by one."""
+    return list(warp(torch.cat(imgs, 1), flow, mode).split([t.shape[1] for t in imgs], 1))
+
+
 def inside(flow: torch.Tensor) -> torch.Tensor:
     """[B,1,H,W] 1 where p + flow(p) lies inside the frame."""
     _, _, h, w = flow.shape

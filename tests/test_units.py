@@ -64,6 +64,17 @@ def test_compose_chains_two_backward_flows():
     assert torch.allclose(both[0, :, 4, 4], torch.tensor([1.0, 2.0]))
 
 
+def test_warp_all_equals_warping_one_by_one():
+    g = torch.Generator().manual_seed(3)
+    imgs = [torch.rand(2, 3, 12, 16, generator=g), torch.rand(2, 1, 12, 16, generator=g),
+            torch.randn(2, 2, 12, 16, generator=g)]
+    f = torch.randn(2, 2, 12, 16, generator=g) * 3
+    for mode in ("bilinear", "bicubic"):
+        together = flow.warp_all(imgs, f, mode)
+        assert [t.shape for t in together] == [t.shape for t in imgs]
+        assert all(torch.equal(a, flow.warp(b, f, mode)) for a, b in zip(together, imgs))
+
+
 def test_consistent_passes_inverse_flows_and_fails_contradictions():
     back, fwd = torch.zeros(1, 2, 12, 16), torch.zeros(1, 2, 12, 16)
     back[:, 0], fwd[:, 0] = -2.0, 2.0  # the scene moved two pixels right: the flows are each other's inverse
