@@ -39,15 +39,14 @@ def soften_detail(detail: torch.Tensor, frame: torch.Tensor, v) -> torch.Tensor:
         return fine
     coarse = engine.gaussian_blur(detail, sigma * v.soften_smooth)
     gain = (cells(fine) / cells(coarse).clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)
-    gain = torch.nn.functional.interpolate(gain, size=detail.shape[-2:], mode="bilinear", align_corners=False)
-    return fine + smoothness(frame, SMOOTH_TEXTURE) * (coarse * gain - fine)
+    return fine + smoothness(frame, SMOOTH_TEXTURE) * (coarse * engine.resize(gain, detail.shape[-2:]) - fine)
 
 
 def energy(detail: torch.Tensor) -> torch.Tensor:
     """Local dream energy [B,2,H,W]: channel 0 mean |detail|, channel 1 mean |high-pass of detail| (the finest
     texture, which motion and zoom wear away first), averaged over 8 px cells (tracking.cells), interpolated back."""
     both = torch.cat([cells(detail), cells(detail - engine.gaussian_blur(detail, 1.0))], 1)
-    return torch.nn.functional.interpolate(both, size=detail.shape[-2:], mode="bilinear", align_corners=False)
+    return engine.resize(both, detail.shape[-2:])
 
 
 def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float,

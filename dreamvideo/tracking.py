@@ -36,8 +36,7 @@ def smoothness(x: torch.Tensor, texture: float) -> torch.Tensor:
     0 where the mean |high-pass| (1 px) of its brightness (the mean of R, G, B) over 8 px cells reaches `texture`
     (in [0,1] units), linear between."""
     y = x.mean(1, keepdim=True)
-    fine = torch.nn.functional.interpolate(cells(y - engine.gaussian_blur(y, 1.0)), size=x.shape[-2:],
-                                           mode="bilinear", align_corners=False)
+    fine = engine.resize(cells(y - engine.gaussian_blur(y, 1.0)), x.shape[-2:])
     return (1 - fine / texture).clamp(0, 1)
 
 
