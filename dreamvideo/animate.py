@@ -279,7 +279,8 @@ class VideoDreamer:
 
     def _refresh(self, s, indices: list[int], base, carried, gain, seed, nums=None) -> torch.Tensor:
         """Dream the carried detail [B,3,H,W] on `base` a little more at the finest octaves, each pixel's step
-        `gain` [B,2,H,W] (coarser octaves, finest) times the light step; the new detail softened as on keyframes.
+        `gain` [B,2,H,W] (coarser octaves, finest) times the light step; the new detail softened as on keyframes,
+        video.refresh_soften times as much.
         With video.refresh_turns each frame dreams one of those octaves, in turn by frame number (lanes and resumes
         agree), with as many times the step: the same growth per second. dream.max_loss does not apply: the
         frame's score counts the dream carried in, and the hold already sets each step. Returns the detail."""
@@ -295,7 +296,7 @@ class VideoDreamer:
                                replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local",
                                        max_loss=0.0),
                                [frame_generator(seed, i) for i in indices], v.light_steps, maps, rows)
-        return carried + soften_detail(detail - carried, base, v)
+        return carried + soften_detail(detail - carried, base, v, v.refresh_soften)
 
     def _repaint(self, s, indices: list[int], base, carried, lost, seed, nums=None) -> torch.Tensor:
         """A partial keyframe: where the carried detail [B,3,H,W] is no longer the keyframe's (lost [B,1,H,W],

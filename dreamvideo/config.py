@@ -107,6 +107,9 @@ class VideoConfig:
     soften_smooth: float = setting(1.5, "times that softening where the frame is smooth (sky, walls, smoke, scaled-up "
                                         "footage: the flow is least sure there), the dream's local energy kept: "
                                         "coarser, not weaker (1: off)", limits=(1.0, 5.0))
+    refresh_soften: float = setting(1.0, "times video.soften on the detail later frames add (the refresh): more "
+                                         "steadies big frames, at the cost of the finest detail (see README)",
+                                    limits=(0.0, 5.0))
     light_smooth: float = setting(0.0, "Gaussian sigma (px) of the gradient on later frames", limits=(0.0, 50.0))
     light_jitter: int = setting(0, "max random roll (px) on later frames", limits=(0, 1024))
     repaint: float = setting(0.15, "when more than this share of a frame has lost its keyframe's dream (revealed, "

@@ -448,6 +448,25 @@ def test_a_pan_over_a_smooth_photo_flickers_less_with_smooth_regions_softened_mo
     assert ratio["2"] < 0.9 * ratio["1"], ratio
 
 
+def test_the_refresh_softens_its_new_detail_by_refresh_soften(monkeypatch):
+    """What the refresh adds on later frames is softened video.refresh_soften times as much as a keyframe's new
+    detail (the same soften_detail, its sigma scaled); the carried detail is left as it is."""
+    from dreamvideo import engine
+
+    g = torch.Generator().manual_seed(0)
+    base, carried = torch.rand(1, 3, H, W, generator=g), 0.05 * torch.randn(1, 3, H, W, generator=g)
+    new = 0.05 * torch.randn(1, 3, H, W, generator=g)  # what the stubbed refine dreams on top of the carried detail
+    monkeypatch.setattr(engine, "refine", lambda net, objective, x, start, *rest: start + new)
+    d = dreamer()
+    gain = torch.ones(1, 2, H, W)
+    for k in (1.0, 3.0):
+        v = replace(config.VideoConfig(), refresh_soften=k)
+        s = replace(VideoDreamer(d, v).fixed, video=v)
+        got = VideoDreamer(d, v)._refresh(s, [1], base, carried, gain, 0)
+        assert torch.allclose(got, carried + soften_detail(new, base, v, k), atol=1e-6), k
+        assert not torch.allclose(got, carried + soften_detail(new, base, v, 4.0 - k), atol=1e-4), k
+
+
 def test_hold_takes_a_share_of_the_excess_and_boosts_the_shortfall():
     level = torch.full((1, 2, 16, 16), 0.1)
     loud = torch.full((1, 3, 16, 16), 0.4) * (torch.arange(16) % 2 * 2 - 1)  # |detail| 0.4: four times the level
