@@ -8,6 +8,7 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   passer   5 s: an object enters, crosses a panning scene and leaves (its mask is known: ghosts)
   smoke    5 s of a texture advected by a turbulent flow field under changing light (non-rigid)
   cut      4 s: camera and object motion, a hard cut at 2.4 s to another photo
+  grain    the camera clip with sensor noise of 4 grey levels, new on every frame (real footage, low light)
   sharp    5 s of the camera's motion, twice as fast, over a mosaic of six photos never scaled up (repeated on
            big frames), 1.25 mosaic pixels per frame pixel: at every width its frames hold pixel-level detail, as
            real footage does (the other clips scale photos of 512 px and less up to the frame)
@@ -19,8 +20,8 @@ split between pixels that still carry their keyframe's dream and the others (rev
 dream the refresh grew; with the share of the first), scale persistence (the share of the dream's change
 surviving a 2 px blur, last half second over first: below 1, its patterns grew finer), and the mean
 milliseconds of a frame that is not a keyframe (repaints included), then of one neither keyframe nor repaint,
-the number of repaints and the mean milliseconds of a repaint and of a keyframe. The camera and smoke clips
-also get an "ideal carry" row: our keyframe's dream moved with the true motion, never faded or refreshed.
+the number of repaints and the mean milliseconds of a repaint and of a keyframe. The camera, grain, smoke and sharp
+clips also get an "ideal carry" row: our keyframe's dream moved with the true motion, never faded or refreshed.
 
 --before CHECKOUT (e.g. `git worktree add /tmp/old d8c5b72`) renders the same clips with that version too,
 each version in its own process, alternating per clip so both see the same machine: the cost ratio comes from
@@ -62,6 +63,7 @@ def clips(width: int) -> dict:
     photo = skimage.data.astronaut()
     path = synth.camera_path(photo.shape, size, 250)
     camera = synth.camera(photo, size, 250)
+    grain = synth.grain(camera)
     smoke = synth.smoke(skimage.data.rocket(), size, 125)
     tiles = synth.mosaic([skimage.data.coffee(), skimage.data.astronaut(), skimage.data.immunohistochemistry(),
                           skimage.data.rocket(), skimage.data.hubble_deep_field(), skimage.data.retina()],
@@ -70,6 +72,8 @@ def clips(width: int) -> dict:
     sharp = synth.camera(tiles, size, 125)
     return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
+            "grain": (grain, set(), None, lambda d: synth.glued(grain, d, photo.shape, path),
+                      synth.camera_flows(photo.shape, size, path)),
             "passer": (passer, set(), masks, None, None),
             "smoke": (smoke, set(), None, lambda d: synth.smoke_glued(smoke, d), synth.smoke_flows(size, 125)),
             "cut": (cut, set(cuts), None, None, None),

@@ -108,6 +108,13 @@ def camera(photo: np.ndarray, size=(256, 144), frames: int = 250, seed: int = 0)
     return [_affine(photo, size, *p) for p in camera_path(photo.shape, size, frames, seed)]
 
 
+def grain(frames: list[np.ndarray], std: float = 4.0, seed: int = 0) -> list[np.ndarray]:
+    """The frames uint8 [H,W,3] with sensor noise: Gaussian, `std` grey levels, new on every frame, pixel and
+    channel (as real footage has, in low light most: what the dream must not chase or be chased off by)."""
+    rng = np.random.default_rng(seed)
+    return [np.clip(f + rng.normal(0, std, f.shape), 0, 255).round().astype(np.uint8) for f in frames]
+
+
 def mosaic(photos: list[np.ndarray], size, row_height: int) -> np.ndarray:
     """One large photo uint8 [h,w,3] (size = (w, h)) of `photos` side by side in rows `row_height` tall, taken in
     turn as often as needed, each at its own resolution (scaled down to the row's height where taller, padded by

@@ -74,6 +74,18 @@ def test_tracked_pixels_carry_the_keyframes_dream_from_the_source_point():
         assert (got - want).abs().mean() < 0.15 * want.abs().mean(), k
 
 
+def test_sensor_noise_does_not_stop_the_carry():
+    """Real footage has sensor noise, new on every frame: the photometric and structure checks must tolerate it,
+    or every pixel would drop its keyframe's dream at once. On a pan with noise of 8 grey levels the share of
+    pixels still carrying it stays within 0.03 of the clean pan's (measured 0.02 at most)."""
+    from dreamvideo import synth
+
+    d, clean = dreamer(), pan(10, speed=1.3)
+    share = lambda frames: [float(c.trust.mean()) for c in run(d, frames)[1]]  # noqa: E731
+    for a, b in zip(share(clean), share(synth.grain(clean, 8.0))):
+        assert b >= a - 0.03, (a, b)
+
+
 def test_inconsistent_flow_is_not_trusted(monkeypatch):
     """Flows that disagree (an occlusion) on identical frames: only the consistency check can tell."""
     d = dreamer()
