@@ -89,13 +89,15 @@ def _grid(flow: torch.Tensor) -> torch.Tensor:
 
 
 def warp(img: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
-    """Sample img [B,C,H,W] at p + flow(p) (flow [B,2,H,W] pixels); outside the frame: the nearest edge. Each
-    channel is sampled as a sample of its own (the same values): torch's CPU sampler shares out samples, not
-    channels, among its threads (2 threads: 0.6x the time of a 9-channel bicubic warp)."""
+    """Sample img [B,C,H,W] at p + flow(p) (flow [B,2,H,W] pixels); outside the frame: the nearest edge. A single
+    image's channels are sampled as samples of their own (the same values): torch's CPU sampler shares out
+    samples, not channels, among its threads (2 threads: 0.6x the time of a 9-channel bicubic warp). The grid is
+    then one view for all of them; a batch keeps its layout (its grid would have to be copied per channel)."""
     b, c, h, w = img.shape
-    grid = _grid(flow).unsqueeze(1).expand(b, c, h, w, 2).reshape(b * c, h, w, 2)  # a view when b is 1
-    out = F.grid_sample(img.reshape(b * c, 1, h, w), grid, mode=mode, padding_mode="border", align_corners=True)
-    return out.view(b, c, h, w)
+    grid = _grid(flow)
+    if b == 1:
+        img, grid = img.reshape(c, 1, h, w), grid.expand(c, h, w, 2)
+    return F.grid_sample(img, grid, mode=mode, padding_mode="border", align_corners=True).view(b, c, h, w)
 
 
 def warp_all(imgs: list[torch.Tensor], flow: torch.Tensor, mode: str = "bilinear") -> list[torch.Tensor]:

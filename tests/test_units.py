@@ -7,6 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from dreamvideo import animate, color, flow, lanes, mux, staging, zoomloop
 from dreamvideo.video import AudioStream, VideoInfo
@@ -73,6 +74,22 @@ def test_warp_all_equals_warping_one_by_one():
         together = flow.warp_all(imgs, f, mode)
         assert [t.shape for t in together] == [t.shape for t in imgs]
         assert all(torch.equal(a, flow.warp(b, f, mode)) for a, b in zip(together, imgs))
+
+
+def test_warping_one_image_equals_warping_it_in_a_batch():
+    """A single image's channels are sampled as separate samples (threads): the same values as in a batch,
+    which keeps torch's own layout."""
+    g = torch.Generator().manual_seed(4)
+    img, f = torch.rand(2, 9, 12, 16, generator=g), torch.randn(2, 2, 12, 16, generator=g) * 3
+    for mode in ("bilinear", "bicubic"):
+        batch = flow.warp(img, f, mode)
+        assert torch.equal(batch, F.grid_sample(img, flow._grid(f), mode=mode, padding_mode="border",
+                                                align_corners=True))
+        for j in range(2):
+            assert torch.equal(flow.warp(img[j:j + 1], f[j:j + 1], mode), batch[j:j + 1]), (mode, j)
+        assert torch.equal(flow.warp(img[:1, :, :, ::2], f[:1, :, :, ::2], mode),  # not contiguous
+                           F.grid_sample(img[:1, :, :, ::2], flow._grid(f[:1, :, :, ::2]), mode=mode,
+                                         padding_mode="border", align_corners=True))
 
 
 def test_consistent_passes_inverse_flows_and_fails_contradictions():
