@@ -164,7 +164,7 @@ class VideoDreamer:
         extra, fade, shown = flow.warp_all([carry.extra, carry.fade, carry.shown], back, mode="bicubic")
         step = valid * photometric(x, before, v.match_tolerance)
         trust = (trust > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
-        to_key = back + to_key  # flow.compose(carry.to_key, back), its warp done with the others
+        to_key = back + to_key  # chained: t -> t-1 (back), then t-1 -> key (the old to_key, warped to t)
         extra, fade = extra * step, fade * step * REPAINT_FADE
         if v.refind:  # uncovered again: the keyframe's dream comes back in place of what grew meanwhile
             guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)

@@ -121,11 +121,6 @@ def consistent(backward: torch.Tensor, forward: torch.Tensor) -> torch.Tensor:
     return (err <= bound).float() * inside(backward)
 
 
-def compose(older: torch.Tensor, newer: torch.Tensor) -> torch.Tensor:
-    """Chain backward flows: newer maps t -> t-1, older maps t-1 -> k; the result maps t -> k."""
-    return newer + warp(older, newer)
-
-
 @functools.lru_cache(maxsize=8)
 def _unit_coordinates(h: int, w: int, device) -> torch.Tensor:
     """[1,3,H,W]: each pixel's x and y, scaled so that the frame's first and last pixels are -1 and 1, and 1

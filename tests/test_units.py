@@ -55,16 +55,6 @@ def test_warp_samples_at_p_plus_flow_and_clamps_at_the_border():
     assert torch.equal(flow.inside(f)[0, 0, 1:, :13], torch.ones(11, 13))
 
 
-def test_compose_chains_two_backward_flows():
-    older, newer = torch.zeros(1, 2, 12, 16), torch.zeros(1, 2, 12, 16)
-    older[:, 0] = 1.0  # t-1 -> k: one pixel right
-    newer[:, 1] = 2.0  # t -> t-1: two pixels down
-    both = flow.compose(older, newer)
-    img = ramp()
-    assert torch.allclose(flow.warp(img, both)[..., :8, :12], flow.warp(flow.warp(img, older), newer)[..., :8, :12])
-    assert torch.allclose(both[0, :, 4, 4], torch.tensor([1.0, 2.0]))
-
-
 def test_warp_all_equals_warping_one_by_one():
     g = torch.Generator().manual_seed(3)
     imgs = [torch.rand(2, 3, 12, 16, generator=g), torch.rand(2, 1, 12, 16, generator=g),
