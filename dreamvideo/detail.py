@@ -30,9 +30,9 @@ def softening(width: int, soften: float) -> float:
 
 def soften_detail(detail: torch.Tensor, frame: torch.Tensor, v, times: float = 1.0) -> torch.Tensor:
     """New dream detail [B,3,H,W] dreamed on `frame` [B,3,H,W], softened to what motion can carry: a Gaussian of
-    `times` x softening(width, video.soften) where the frame has pixel-level texture; where it is smooth (smoothness, up to
-    SMOOTH_TEXTURE), whose flow errs most, video.soften_smooth times that, then brought back to the local energy of
-    the first (at most SMOOTH_GAIN times): the dream there is coarser, not weaker."""
+    `times` x softening(width, video.soften) where the frame has pixel-level texture; where it is smooth
+    (smoothness, up to SMOOTH_TEXTURE), whose flow errs most, video.soften_smooth times that, then brought back to
+    the local energy of the first (at most SMOOTH_GAIN times): the dream there is coarser, not weaker."""
     sigma = softening(frame.shape[-1], v.soften) * times
     fine = engine.gaussian_blur(detail, sigma)
     if v.soften_smooth == 1 or sigma == 0:

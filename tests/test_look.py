@@ -473,8 +473,8 @@ def test_the_refresh_softens_its_new_detail_by_refresh_soften(monkeypatch):
     gain = torch.ones(1, 2, H, W)
     for k in (1.0, 3.0):
         v = replace(config.VideoConfig(), refresh_soften=k)
-        s = replace(VideoDreamer(d, v).fixed, video=v)
-        got = VideoDreamer(d, v)._refresh(s, [1], base, carried, gain, 0)
+        vd = VideoDreamer(d, v)
+        got = vd._refresh(vd.fixed, [1], base, carried, gain, 0)
         assert torch.allclose(got, carried + soften_detail(new, base, v, k), atol=1e-6), k
         assert not torch.allclose(got, carried + soften_detail(new, base, v, 4.0 - k), atol=1e-4), k
 
