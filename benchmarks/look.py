@@ -8,6 +8,8 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   passer   5 s: an object enters, crosses a panning scene and leaves (its mask is known: ghosts)
   smoke    5 s of a texture advected by a turbulent flow field under changing light (non-rigid)
   cut      4 s: camera and object motion, a hard cut at 2.4 s to another photo
+  dollyin, dollyout   5 s of a camera moving straight in (the view's scale growing 2.5 times) and out, over the
+           sharp clip's mosaic: the dream magnified, then minified with new content at every edge
   grain    the camera clip with sensor noise of 4 grey levels, new on every frame (real footage, low light)
   sharp    5 s of the camera's motion, twice as fast, over a mosaic of six photos never scaled up (repeated on
            big frames), 1.25 mosaic pixels per frame pixel: at every width its frames hold pixel-level detail, as
@@ -20,8 +22,8 @@ split between pixels that still carry their keyframe's dream and the others (rev
 dream the refresh grew; with the share of the first), scale persistence (the share of the dream's change
 surviving a 2 px blur, last half second over first: below 1, its patterns grew finer), and the mean
 milliseconds of a frame that is not a keyframe (repaints included), then of one neither keyframe nor repaint,
-the number of repaints and the mean milliseconds of a repaint and of a keyframe. The camera, grain, smoke and sharp
-clips also get an "ideal carry" row: our keyframe's dream moved with the true motion, never faded or refreshed.
+the number of repaints and the mean milliseconds of a repaint and of a keyframe. The camera, grain, smoke, sharp
+and dolly clips also get an "ideal carry" row: our keyframe's dream moved with the true motion, never faded or refreshed.
 
 --before CHECKOUT (e.g. `git worktree add /tmp/old d8c5b72`) renders the same clips with that version too,
 each version in its own process, alternating per clip so both see the same machine: the cost ratio comes from
@@ -70,6 +72,9 @@ def clips(width: int) -> dict:
                          (width * 9 // 4, width * 5 // 4), min(512, width * 5 // 8))  # 1440x800 at 640 wide
     sharp_path = synth.camera_path(tiles.shape, size, 125)
     sharp = synth.camera(tiles, size, 125)
+    paths = {"dollyin": synth.dolly_path(tiles.shape, 125, 0.8, 2.0),
+             "dollyout": synth.dolly_path(tiles.shape, 125, 2.0, 0.8)}
+    dolly = {k: synth.along(tiles, size, p) for k, p in paths.items()}
     return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
             "grain": (grain, set(), None, lambda d: synth.glued(grain, d, photo.shape, path),
@@ -78,7 +83,9 @@ def clips(width: int) -> dict:
             "smoke": (smoke, set(), None, lambda d: synth.smoke_glued(smoke, d), synth.smoke_flows(size, 125)),
             "cut": (cut, set(cuts), None, None, None),
             "sharp": (sharp, set(), None, lambda d: synth.glued(sharp, d, tiles.shape, sharp_path),
-                      synth.camera_flows(tiles.shape, size, sharp_path))}
+                      synth.camera_flows(tiles.shape, size, sharp_path)),
+            **{k: (dolly[k], set(), None, lambda d, k=k: synth.glued(dolly[k], d, tiles.shape, paths[k]),
+                   synth.camera_flows(tiles.shape, size, paths[k])) for k in paths}}
 
 
 COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints")  # what `render` saves of a render's cost

@@ -105,7 +105,19 @@ def camera_path(photo_shape, size=(256, 144), frames: int = 250, seed: int = 0) 
 
 def camera(photo: np.ndarray, size=(256, 144), frames: int = 250, seed: int = 0) -> list[np.ndarray]:
     """A hand-held camera over a photo (see camera_path)."""
-    return [_affine(photo, size, *p) for p in camera_path(photo.shape, size, frames, seed)]
+    return along(photo, size, camera_path(photo.shape, size, frames, seed))
+
+
+def along(photo: np.ndarray, size, path: list[tuple]) -> list[np.ndarray]:
+    """The views uint8 [h,w,3] (size = (w, h)) of a photo along a path of (cx, cy, scale, angle) (see _view)."""
+    return [_affine(photo, size, *p) for p in path]
+
+
+def dolly_path(photo_shape, frames: int = 125, start: float = 0.8, end: float = 2.0) -> list[tuple]:
+    """A camera moving straight in (end > start) or out at the photo's centre: per frame (cx, cy, scale, angle),
+    the scale (view pixels per photo pixel) changing by the same factor every frame."""
+    ph, pw = photo_shape[:2]
+    return [(pw / 2, ph / 2, start * (end / start) ** (t / max(frames - 1, 1)), 0.0) for t in range(frames)]
 
 
 def grain(frames: list[np.ndarray], std: float = 4.0, seed: int = 0) -> list[np.ndarray]:
