@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from dreamvideo import animate, config, flow, tracking
+from dreamvideo import animate, config, flow, ticks, tracking
 from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
 from dreamvideo.detail import HOLD_DECAY, energy, hold, soften_detail, softening
 from dreamvideo.runner import make_dreamer
@@ -261,7 +261,7 @@ def test_a_repaint_dreams_lost_pixels_like_a_keyframe_and_keeps_the_rest():
     flags = []
     outs, carries = run(d, frames, ["video.repaint=0.15"], flags)
     r = flags.index(True)
-    assert r == animate.REPAINT_GAP and flags.count(True) == 1
+    assert r == ticks.REPAINT_GAP and flags.count(True) == 1
     key = detail(outs[0], frames[0]).abs().mean()
     strip = (slice(None), slice(4, -4), slice(W - 6, None))  # revealed in the last 2 frames
     new, before = carries[r].key_detail[0][strip], detail(plain[r], frames[r])[strip]

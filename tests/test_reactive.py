@@ -140,7 +140,7 @@ def test_animated_lanes_dream_as_one_batch_with_their_own_numbers():
     (within the rounding a batch brings); another step count makes its own batch."""
     from dataclasses import replace
 
-    from dreamvideo import animate, objectives
+    from dreamvideo import objectives, ticks
 
     cfg = config.load("default", sets=["model.name=tiny", "objective.spec=c2", "dream.octaves=2", "dream.steps=3",
                                        "dream.step_size=0s:0.01, 1s:0.03", "video.blend=0s:1, 1s:0.5"])
@@ -149,11 +149,11 @@ def test_animated_lanes_dream_as_one_batch_with_their_own_numbers():
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (32, 48, 3), dtype=np.uint8) for _ in range(2)]
     a, b = anim.at(1), anim.at(8)
-    assert a.dream.step_size != b.dream.step_size and animate.batches([a, b]) == [[0, 1]]
+    assert a.dream.step_size != b.dream.step_size and ticks.batches([a, b]) == [[0, 1]]
     more = replace(b, dream=replace(b.dream, steps=4))
-    assert animate.batches([a, more, b]) == [[0, 2], [1]]
-    assert animate.batches([a, replace(b, objective=d.objective_for("c3"))]) == [[0, 1]]  # sums: one batch
-    assert animate.batches([a, replace(b, objective=objectives.LayerL2("c3"))]) == [[0], [1]]
+    assert ticks.batches([a, more, b]) == [[0, 2], [1]]
+    assert ticks.batches([a, replace(b, objective=d.objective_for("c3"))]) == [[0, 1]]  # sums: one batch
+    assert ticks.batches([a, replace(b, objective=objectives.LayerL2("c3"))]) == [[0], [1]]
 
     alone, calls_alone = two_lanes(d, cfg, anim, frames, one_by_one=True)
     together, calls_together = two_lanes(d, cfg, anim, frames, one_by_one=False)

@@ -232,7 +232,7 @@ def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
     rebases (or, with rekey_mode = dream, is dreamed afresh); rekey_every re-keys old carries; with video.repaint,
     one that lost more than that share is repainted and rebases, whatever the re-key settings, unless it is younger
     than REPAINT_GAP frames (then the re-key settings decide)."""
-    from dreamvideo.animate import plan_tick
+    from dreamvideo.ticks import plan_tick
     from dreamvideo.config import VideoConfig
 
     v = VideoConfig()
