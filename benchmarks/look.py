@@ -10,6 +10,8 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   cut      4 s: camera and object motion, a hard cut at 2.4 s to another photo
   dollyin, dollyout   5 s of a camera moving straight in (the view's scale growing 2.5 times) and out, over the
            sharp clip's mosaic: the dream magnified, then minified with new content at every edge
+  strobe   the camera clip under a strobe (two frames 1.7 times as bright every second) and, from 5 s, light
+           dimmed to 0.6; its cuts found as find_cuts does (none: a change of light is not a cut)
   grain    the camera clip with sensor noise of 4 grey levels, new on every frame (real footage, low light)
   sharp    5 s of the camera's motion, twice as fast, over a mosaic of six photos never scaled up (repeated on
            big frames), 1.25 mosaic pixels per frame pixel: at every width its frames hold pixel-level detail, as
@@ -22,8 +24,8 @@ split between pixels that still carry their keyframe's dream and the others (rev
 dream the refresh grew; with the share of the first), scale persistence (the share of the dream's change
 surviving a 2 px blur, last half second over first: below 1, its patterns grew finer), and the mean
 milliseconds of a frame that is not a keyframe (repaints included), then of one neither keyframe nor repaint,
-the number of repaints and the mean milliseconds of a repaint and of a keyframe. The camera, grain, smoke, sharp
-and dolly clips also get an "ideal carry" row: our keyframe's dream moved with the true motion, never faded or refreshed.
+the number of repaints and the mean milliseconds of a repaint and of a keyframe. The camera, grain, strobe,
+smoke, sharp and dolly clips also get an "ideal carry" row: our keyframe's dream moved with the true motion, never faded or refreshed.
 
 --before CHECKOUT (e.g. `git worktree add /tmp/old d8c5b72`) renders the same clips with that version too,
 each version in its own process, alternating per clip so both see the same machine: the cost ratio comes from
@@ -50,9 +52,10 @@ ROOT = os.path.dirname(HERE)
 def clips(width: int) -> dict:
     """name -> (frames, cuts, object masks or None, ideal carry or None: keyframe detail -> frames, true flows or
     None)."""
+    import cv2
     import skimage.data
     from dreamvideo import config, synth, video
-    from dreamvideo.lanes import find_cuts
+    from dreamvideo.lanes import THUMB_WIDTH, find_cuts, is_cut
 
     size = (width, width * 9 // 16)
     passer, masks = synth.passer(skimage.data.coffee(), skimage.data.chelsea(), size, 125, enter=10, leave=80)
@@ -66,6 +69,10 @@ def clips(width: int) -> dict:
     path = synth.camera_path(photo.shape, size, 250)
     camera = synth.camera(photo, size, 250)
     grain = synth.grain(camera)
+    lit = synth.strobe(camera)
+    thumb = (THUMB_WIDTH, max(2, round(size[1] * THUMB_WIDTH / size[0] / 2) * 2))  # as find_cuts reads them
+    thumbs = [cv2.resize(f, thumb, interpolation=cv2.INTER_AREA) for f in lit]
+    lit_cuts = {t for t in range(1, len(lit)) if is_cut(thumbs[t - 1], thumbs[t], config.VideoConfig().cut_threshold)}
     smoke = synth.smoke(skimage.data.rocket(), size, 125)
     tiles = synth.mosaic([skimage.data.coffee(), skimage.data.astronaut(), skimage.data.immunohistochemistry(),
                           skimage.data.rocket(), skimage.data.hubble_deep_field(), skimage.data.retina()],
@@ -79,6 +86,8 @@ def clips(width: int) -> dict:
                        synth.camera_flows(photo.shape, size, path)),
             "grain": (grain, set(), None, lambda d: synth.glued(grain, d, photo.shape, path),
                       synth.camera_flows(photo.shape, size, path)),
+            "strobe": (lit, lit_cuts, None, lambda d: synth.glued(lit, d, photo.shape, path),
+                       synth.camera_flows(photo.shape, size, path)),
             "passer": (passer, set(), masks, None, None),
             "smoke": (smoke, set(), None, lambda d: synth.smoke_glued(smoke, d), synth.smoke_flows(size, 125)),
             "cut": (cut, set(cuts), None, None, None),

@@ -26,7 +26,7 @@ from .detail import energy, hold, soften_detail
 from .images import to_tensor
 from .staging import to_frames
 from .ticks import PerLane, batches, plan_tick
-from .tracking import photometric, refind, structure
+from .tracking import photometric, refind, relit, structure
 
 STATE_VERSION = "carry-9"  # in the job identity: a work folder of another version starts afresh
 
@@ -183,7 +183,7 @@ class VideoDreamer:
         to_key = cat("to_key")
         key_energy = cat("key_energy")
         source, key_level = flow.warp_all([cat("key_frame"), key_energy], to_key)
-        keep = cat("trust") * photometric(structure(base), structure(source), v.structure_tolerance)
+        keep = cat("trust") * photometric(structure(base), structure(relit(source, base)), v.structure_tolerance)
         held = (keep > 0.5).float()  # once dropped, a pixel's key detail never returns on top of what replaced it
         key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * blend  # bicubic: keeps fine texture
         fade = cat("fade")

@@ -8,6 +8,7 @@ import numpy as np
 from . import video
 
 THUMB_WIDTH = 64
+SAME_PICTURE = 0.7  # luma correlation of two frames above which they show one picture, however lit (not a cut)
 
 
 def cut_score(prev: np.ndarray, cur: np.ndarray) -> float:
@@ -21,15 +22,33 @@ def cut_score(prev: np.ndarray, cur: np.ndarray) -> float:
     return float(1 - np.minimum(*hist).sum() + np.abs(luma[0] - luma[1]).mean() / 255)
 
 
+def correlation(prev: np.ndarray, cur: np.ndarray) -> float:
+    """Correlation (zero-mean, normalized) of two small uint8 RGB frames' luma [H,W,3]: blind to a change of
+    light (a flash, a strobe, exposure, a coloured light), which moves cut_score as much as a cut does. Measured
+    at 64 px wide on the camera and sharp clips: 0.93 and more between frames, 0.81 and more with a change of
+    light (x0.3 to x2.5, coloured) and two frames of motion; between views of ten different photos 0.37 at most."""
+    import cv2
+
+    a, b = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in (prev, cur))
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+
+
+def is_cut(prev: np.ndarray, cur: np.ndarray, threshold: float) -> bool:
+    """Whether a new shot starts between two small uint8 RGB frames [H,W,3]: cut_score passes `threshold` and
+    the picture is not the same one under another light (correlation under SAME_PICTURE)."""
+    return cut_score(prev, cur) > threshold and correlation(prev, cur) < SAME_PICTURE
+
+
 def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float,
               damage: list | None = None) -> tuple[list[int], int]:
-    """Scene cuts (job-relative indices of shots' first frames, 0 excluded) and the frames actually there.
+    """Scene cuts (job-relative indices of shots' first frames, 0 excluded; is_cut) and the frames actually there.
     `damage` receives the decoder's error lines."""
     h = max(2, round(info.height * THUMB_WIDTH / info.width / 2) * 2)
     cuts, prev, n = [], None, 0
     for n, thumb in enumerate(video.read_frames(info, start, count, (THUMB_WIDTH, h), damage=damage,
                                                      strict=False), 1):
-        if prev is not None and cut_score(prev, thumb) > threshold:
+        if prev is not None and is_cut(prev, thumb, threshold):
             cuts.append(n - 1)
         prev = thumb
     return cuts, n

@@ -127,6 +127,15 @@ def grain(frames: list[np.ndarray], std: float = 4.0, seed: int = 0) -> list[np.
     return [np.clip(f + rng.normal(0, std, f.shape), 0, 255).round().astype(np.uint8) for f in frames]
 
 
+def strobe(frames: list[np.ndarray], every: int = 25, flash: float = 1.7, dim: float = 0.6) -> list[np.ndarray]:
+    """The frames uint8 [H,W,3] under changing light: a flash of two frames `flash` times as bright every `every`
+    frames (a strobe, a camera flash; what clips there, clips), and from the middle on the light dimmed to `dim`
+    (lights going down: an exposure change)."""
+    gains = [(dim if t >= len(frames) // 2 else 1.0) * (flash if t % every in (every // 2, every // 2 + 1) else 1.0)
+             for t in range(len(frames))]
+    return [np.clip(f * np.float32(g), 0, 255).astype(np.uint8) for f, g in zip(frames, gains)]
+
+
 def mosaic(photos: list[np.ndarray], size, row_height: int) -> np.ndarray:
     """One large photo uint8 [h,w,3] (size = (w, h)) of `photos` side by side in rows `row_height` tall, taken in
     turn as often as needed, each at its own resolution (scaled down to the row's height where taller, padded by

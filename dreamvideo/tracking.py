@@ -7,10 +7,20 @@ import torch
 from . import engine, flow
 
 
+LIGHT_RANGE = 4.0  # the most a change of light may brighten or dim a frame (per channel) and still be taken out
+
+
+def relit(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """Frame b [B,C,H,W] under a's light: each channel scaled so that its mean is a's (by at most LIGHT_RANGE
+    either way). A flash, a strobe, an exposure or colour change of the whole frame is not a change of content."""
+    gain = (a.mean((2, 3), keepdim=True) + 0.01) / (b.mean((2, 3), keepdim=True) + 0.01)
+    return b * gain.clamp(1 / LIGHT_RANGE, LIGHT_RANGE)
+
+
 def mismatch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """[B,1,H,W]: how much two aligned frames [B,C,H,W] differ, mean |difference| over channels (in their units),
-    lightly blurred."""
-    return engine.gaussian_blur((a - b).abs().mean(1, keepdim=True), 1.0)
+    """[B,1,H,W]: how much two aligned frames [B,C,H,W] differ, b relit to a's light: mean |difference| over
+    channels (in their units), lightly blurred."""
+    return engine.gaussian_blur((a - relit(b, a)).abs().mean(1, keepdim=True), 1.0)
 
 
 def photometric(a: torch.Tensor, b: torch.Tensor, tolerance: float) -> torch.Tensor:

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dreamvideo import animate, color, flow, lanes, mux, staging, zoomloop
+from dreamvideo import animate, color, config, flow, lanes, mux, staging, zoomloop
 from dreamvideo.video import AudioStream, VideoInfo
 
 
@@ -89,6 +89,29 @@ def test_consistent_passes_inverse_flows_and_fails_contradictions():
     assert mask[0, 0, :, 2:].min() == 1 and mask[0, 0, :, :2].max() == 0  # columns 0-1 came from outside
     fwd[:, 0, :, 8:] = -3.0  # the forward flow disagrees on the right
     assert flow.consistent(back, fwd)[0, 0, :, 11:].max() == 0
+
+
+# lanes
+def test_a_change_of_light_is_not_a_cut_and_a_cut_is():
+    """A flash, a strobe, a dimmed or coloured light moves the histogram score past the threshold as a cut does;
+    only a new picture is a cut. Frames 64 px wide, as find_cuts sees them."""
+    import cv2
+    import skimage.data
+
+    from dreamvideo import synth
+
+    thumb = lambda f: cv2.resize(f, (64, 36), interpolation=cv2.INTER_AREA)  # noqa: E731
+    clip = [thumb(f) for f in synth.camera(skimage.data.astronaut(), (256, 144), 250)]  # 10 s
+    threshold = config.VideoConfig().cut_threshold
+    for gain in (1.6, 2.5, 0.6, 0.3, (1.3, 0.8, 0.8)):
+        for i in (0, 100, 200):
+            lit = np.clip(clip[i + 2] * np.float32(gain), 0, 255).astype(np.uint8)  # and two frames of motion
+            assert lanes.cut_score(clip[i], lit) > threshold  # the histograms alone would cut here
+            assert not lanes.is_cut(clip[i], lit, threshold), (gain, i)
+    assert not any(lanes.is_cut(a, b, threshold) for a, b in zip(clip, clip[1:]))
+    others = [thumb(synth.camera(p, (256, 144), 3)[1]) for p in
+              (skimage.data.coffee(), skimage.data.chelsea(), skimage.data.rocket(), skimage.data.hubble_deep_field())]
+    assert all(lanes.is_cut(clip[5], o, threshold) and lanes.is_cut(o, clip[5], threshold) for o in others)
 
 
 # lanes
