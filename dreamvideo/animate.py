@@ -101,7 +101,7 @@ class VideoDreamer:
         valid = flow.consistent(back, self._tensor(item.forward)) if item.forward is not None else flow.inside(back)
         before, trust, to_key = flow.warp_all([carry.frame, carry.trust, carry.to_key], back)
         extra, fade, shown = flow.warp_all([carry.extra, carry.fade, carry.shown], back, mode="bicubic")
-        step = valid * photometric(x, before, v.match_tolerance)
+        step = valid * photometric(x, relit(before, x), v.match_tolerance)  # a change of light is no new content
         trust = (trust > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
         to_key = back + to_key  # chained: t -> t-1 (back), then t-1 -> key (the old to_key, warped to t)
         extra, fade = extra * step, fade * step * REPAINT_FADE
