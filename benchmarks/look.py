@@ -25,7 +25,8 @@ dream the refresh grew; with the share of the first), scale persistence (the sha
 surviving a 2 px blur, last half second over first: below 1, its patterns grew finer), and the mean
 milliseconds of a frame that is not a keyframe (repaints included), then of one neither keyframe nor repaint,
 the number of repaints and the mean milliseconds of a repaint and of a keyframe. The camera, grain, strobe,
-smoke, sharp and dolly clips also get an "ideal carry" row: our keyframe's dream moved with the true motion, never faded or refreshed.
+smoke, sharp and dolly clips also get an "ideal carry" row: our keyframe's dream moved with the true motion,
+never faded or refreshed.
 
 --before CHECKOUT (e.g. `git worktree add /tmp/old d8c5b72`) renders the same clips with that version too,
 each version in its own process, alternating per clip so both see the same machine: the cost ratio comes from
@@ -55,7 +56,7 @@ def clips(width: int) -> dict:
     import cv2
     import skimage.data
     from dreamvideo import config, synth, video
-    from dreamvideo.lanes import THUMB_WIDTH, find_cuts, is_cut
+    from dreamvideo.lanes import THUMB_WIDTH, find_cuts, is_cut, thumb_height
 
     size = (width, width * 9 // 16)
     passer, masks = synth.passer(skimage.data.coffee(), skimage.data.chelsea(), size, 125, enter=10, leave=80)
@@ -70,7 +71,7 @@ def clips(width: int) -> dict:
     camera = synth.camera(photo, size, 250)
     grain = synth.grain(camera)
     lit = synth.strobe(camera)
-    thumb = (THUMB_WIDTH, max(2, round(size[1] * THUMB_WIDTH / size[0] / 2) * 2))  # as find_cuts reads them
+    thumb = (THUMB_WIDTH, thumb_height(*size))  # as find_cuts reads them
     thumbs = [cv2.resize(f, thumb, interpolation=cv2.INTER_AREA) for f in lit]
     lit_cuts = {t for t in range(1, len(lit)) if is_cut(thumbs[t - 1], thumbs[t], config.VideoConfig().cut_threshold)}
     smoke = synth.smoke(skimage.data.rocket(), size, 125)

@@ -22,6 +22,11 @@ def cut_score(prev: np.ndarray, cur: np.ndarray) -> float:
     return float(1 - np.minimum(*hist).sum() + np.abs(luma[0] - luma[1]).mean() / 255)
 
 
+def thumb_height(width: int, height: int) -> int:
+    """The height of a frame scaled to THUMB_WIDTH (even, at least 2): what scene cuts are found on."""
+    return max(2, round(height * THUMB_WIDTH / width / 2) * 2)
+
+
 def correlation(prev: np.ndarray, cur: np.ndarray) -> float:
     """Correlation (zero-mean, normalized) of two small uint8 RGB frames' luma [H,W,3]: blind to a change of
     light (a flash, a strobe, exposure, a coloured light), which moves cut_score as much as a cut does. Measured
@@ -44,7 +49,7 @@ def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float,
               damage: list | None = None) -> tuple[list[int], int]:
     """Scene cuts (job-relative indices of shots' first frames, 0 excluded; is_cut) and the frames actually there.
     `damage` receives the decoder's error lines."""
-    h = max(2, round(info.height * THUMB_WIDTH / info.width / 2) * 2)
+    h = thumb_height(info.width, info.height)
     cuts, prev, n = [], None, 0
     for n, thumb in enumerate(video.read_frames(info, start, count, (THUMB_WIDTH, h), damage=damage,
                                                      strict=False), 1):

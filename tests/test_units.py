@@ -100,7 +100,9 @@ def test_a_change_of_light_is_not_a_cut_and_a_cut_is():
 
     from dreamvideo import synth
 
-    thumb = lambda f: cv2.resize(f, (64, 36), interpolation=cv2.INTER_AREA)  # noqa: E731
+    def thumb(f):  # as find_cuts sees a 256x144 frame
+        return cv2.resize(f, (lanes.THUMB_WIDTH, lanes.thumb_height(256, 144)), interpolation=cv2.INTER_AREA)
+
     clip = [thumb(f) for f in synth.camera(skimage.data.astronaut(), (256, 144), 250)]  # 10 s
     threshold = config.VideoConfig().cut_threshold
     for gain in (1.6, 2.5, 0.6, 0.3, (1.3, 0.8, 0.8)):
