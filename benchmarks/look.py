@@ -72,8 +72,10 @@ def clips(width: int) -> dict:
     grain = synth.grain(camera)
     lit = synth.strobe(camera)
     thumb = (THUMB_WIDTH, thumb_height(*size))  # as find_cuts reads them
-    thumbs = [cv2.resize(f, thumb, interpolation=cv2.INTER_AREA) for f in lit]
-    lit_cuts = {t for t in range(1, len(lit)) if is_cut(thumbs[t - 1], thumbs[t], config.VideoConfig().cut_threshold)}
+
+    def detected(frames):  # the cuts the reader finds
+        thumbs = [cv2.resize(f, thumb, interpolation=cv2.INTER_AREA) for f in frames]
+        return {t for t in range(1, len(frames)) if is_cut(thumbs[t - 1], thumbs[t], config.VideoConfig().cut_threshold)}
     smoke = synth.smoke(skimage.data.rocket(), size, 125)
     tiles = synth.mosaic([skimage.data.coffee(), skimage.data.astronaut(), skimage.data.immunohistochemistry(),
                           skimage.data.rocket(), skimage.data.hubble_deep_field(), skimage.data.retina()],
@@ -83,17 +85,26 @@ def clips(width: int) -> dict:
     paths = {"dollyin": synth.dolly_path(tiles.shape, 125, 0.8, 2.0),
              "dollyout": synth.dolly_path(tiles.shape, 125, 2.0, 0.8)}
     dolly = {k: synth.along(tiles, size, p) for k, p in paths.items()}
+    faded = synth.fade(camera[:125])
+    dissolve = synth.dissolve(synth.camera(photo, size, 75), synth.camera(skimage.data.coffee(), size, 75, seed=1))
+    wide = synth.mosaic([skimage.data.coffee(), skimage.data.astronaut(), skimage.data.immunohistochemistry(),
+                         skimage.data.rocket(), skimage.data.hubble_deep_field(), skimage.data.retina()],
+                        (width * 4, width * 5 // 4), min(512, width * 5 // 8))
+    whip = synth.blurred_along(wide, size, synth.whip_path(wide.shape, size, 125), 16)
     return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
             "grain": (grain, set(), None, lambda d: synth.glued(grain, d, photo.shape, path),
                       synth.camera_flows(photo.shape, size, path)),
-            "strobe": (lit, lit_cuts, None, lambda d: synth.glued(lit, d, photo.shape, path),
+            "strobe": (lit, detected(lit), None, lambda d: synth.glued(lit, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
             "passer": (passer, set(), masks, None, None),
             "smoke": (smoke, set(), None, lambda d: synth.smoke_glued(smoke, d), synth.smoke_flows(size, 125)),
             "cut": (cut, set(cuts), None, None, None),
             "sharp": (sharp, set(), None, lambda d: synth.glued(sharp, d, tiles.shape, sharp_path),
                       synth.camera_flows(tiles.shape, size, sharp_path)),
+            "fade": (faded, detected(faded), None, None, None),
+            "dissolve": (dissolve, detected(dissolve), None, None, None),
+            "whip": (whip, detected(whip), None, None, None),
             **{k: (dolly[k], set(), None, lambda d, k=k: synth.glued(dolly[k], d, tiles.shape, paths[k]),
                    synth.camera_flows(tiles.shape, size, paths[k])) for k in paths}}
 

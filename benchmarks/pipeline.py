@@ -96,7 +96,7 @@ def ceiling(size: tuple[int, int], frames: int, lanes: int, sets: list[str]) -> 
 
     def passthrough(self, items, carries):  # the GPU's share: nothing here
         if not noop_carry:
-            noop_carry.append(animate.keyframe(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8)))
+            noop_carry.append(animate.keyframe(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 1, 1)))
         return [i.frame for i in items], [noop_carry[0]] * len(items)
 
     with tempfile.TemporaryDirectory() as tmp:

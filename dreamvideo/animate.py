@@ -26,9 +26,9 @@ from .detail import energy, hold, soften_detail
 from .images import to_tensor
 from .staging import to_frames
 from .ticks import PerLane, batches, plan_tick
-from .tracking import photometric, refind, relit, structure
+from .tracking import likeness, photometric, refind, relit, sharper, shown_share, structure
 
-STATE_VERSION = "carry-9"  # in the job identity: a work folder of another version starts afresh
+STATE_VERSION = "carry-10"  # in the job identity: a work folder of another version starts afresh
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Carry:
     shown: torch.Tensor  # [1,3,H,W] the detail of the output for it (after _carry_along: the last one, warped)
     step: torch.Tensor  # [1,1,H,W] in [0,1]: how far the last step along the flow can be trusted
     fade: torch.Tensor  # [1,3,H,W] what a repaint replaced (old minus new detail), fading out frame by frame
+    key_share: torch.Tensor  # [1,1,1,1] tracking.shown_share of the keyframe (below 1: dreamed in the dark)
     age: int = 0  # frames since the keyframe
 
     def to(self, device, copy: bool = False) -> "Carry":
@@ -68,11 +69,13 @@ def frame_generator(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + index)
 
 
-def keyframe(detail: torch.Tensor, frame: torch.Tensor) -> Carry:
-    """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W]."""
+def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor) -> Carry:
+    """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W] whose frame shows
+    `share` [1,1,1,1] of its dream (tracking.shown_share)."""
     one = torch.ones_like(detail[:, :1])
     zero = torch.zeros_like(detail)
-    return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, zero, frame, detail, one, zero)
+    return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, zero, frame, detail, one, zero,
+                 share)
 
 
 class VideoDreamer:
@@ -143,36 +146,56 @@ class VideoDreamer:
             elif carry is not None and not item.cut and v.flow == "none":
                 c = replace(carry, frame=to_tensor(item.frame, self.dreamer.device))  # carried in place
             moved.append(c)
-        tracked = [i for i, c in enumerate(moved) if c is not None and v.flow != "none"]
-        fractions = torch.stack([moved[i].trust.mean() for i in tracked]).tolist() if tracked else []  # one sync
-        tick = plan_tick([c.age if c is not None else None for c in moved], dict(zip(tracked, fractions)), v)
+        sources = {i: flow.warp(c.key_frame, c.to_key) for i, c in enumerate(moved) if c is not None}  # keyframe, here
+        tick, redo = self._plan(moved, sources, v)
         out: list = [None] * len(items)
         new: list = [None] * len(items)
         self.keyed |= bool(tick.keys)
         self.repainted |= any(tick.repaint)
         if tick.keys:
-            for i, o, c in zip(tick.keys, *self._key(s, [items[i] for i in tick.keys], nums and nums.pick(tick.keys))):
+            old = [moved[i].shown if i in redo else None for i in tick.keys]  # crossfaded from
+            for i, o, c in zip(tick.keys, *self._key(s, [items[i] for i in tick.keys], nums and nums.pick(tick.keys),
+                                                     old)):
                 out[i], new[i] = o, c
         if tick.light:
-            light = self._continue(s, [items[i] for i in tick.light], [moved[i] for i in tick.light], tick.rebase,
-                                   tick.repaint, nums and nums.pick(tick.light))
-            for i, o, c in zip(tick.light, *light):
+            later = self._continue(s, [items[i] for i in tick.light], [moved[i] for i in tick.light],
+                                   [sources[i] for i in tick.light], tick.rebase, tick.repaint,
+                                   nums and nums.pick(tick.light))
+            for i, o, c in zip(tick.light, *later):
                 out[i], new[i] = o, c
         return to_frames(out), new
 
-    def _key(self, s, items: list[FrameIn], nums=None) -> tuple[list[torch.Tensor], list[Carry]]:
-        """Keyframes: the full octave dream, its new detail softened. Returns outputs [1,3,H,W] and carries."""
+    @staticmethod
+    def _plan(moved: list[Carry | None], sources: dict, v) -> tuple:
+        """The tick (ticks.plan_tick) from the lanes' carries moved to this frame (None: a shot starts) and their
+        keyframes warped here (`sources`, lane -> [1,3,H,W]), read back from the device in one sync; and the
+        lanes whose keyframe is dreamed again (redream)."""
+        tracked = [i for i in sources if v.flow != "none"]
+        asked = [moved[i].trust.mean() for i in tracked] + [redream(moved[i], sources[i]) for i in sources]
+        got = torch.stack(asked).tolist() if asked else []  # one sync
+        redo = {i for i, r in zip(sources, got[len(tracked):]) if r}
+        return plan_tick([c.age if c is not None else None for c in moved], dict(zip(tracked, got)), v, redo), redo
+
+    def _key(self, s, items: list[FrameIn], nums=None, old: list | None = None) -> tuple[list[torch.Tensor], list[Carry]]:
+        """Keyframes: the full octave dream, its new detail softened, shown as far as the picture's light lets
+        (tracking.shown_share). `old[j]`: the detail [1,3,H,W] lane j showed until now, if its dream crossfades
+        into the new one (as a repaint's does) rather than starting a shot. Returns outputs [1,3,H,W] and
+        carries."""
         x = torch.cat([to_tensor(item.frame, self.dreamer.device) for item in items])
         seed = self.dreamer.cfg.run.seed
         dream = replace(s.dream, step_size=nums.step_size.view(-1)) if nums else s.dream  # [B]: per sample
         objective = nums.objective if nums else s.objective
         y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, dream, objective)
         d = soften_detail(y - x, x, s.video)  # no finer than motion can carry
-        return [x[j:j + 1] + d[j:j + 1] for j in range(len(items))], \
-            [keyframe(d[j:j + 1], x[j:j + 1]) for j in range(len(items))]
+        share = shown_share(x)
+        fade = torch.cat([REPAINT_FADE * (o - d[j:j + 1]) if o is not None else torch.zeros_like(d[j:j + 1])
+                          for j, o in enumerate(old or [None] * len(items))])
+        shown = (x + share * (d + fade)).clamp(0, 1)  # faded with the picture (the carry keeps all of it)
+        return [shown[j:j + 1] for j in range(len(items))], \
+            [replace(keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1]), fade=fade[j:j + 1]) for j in range(len(items))]
 
-    def _continue(self, s, items: list[FrameIn], cs: list[Carry], rebase: list[bool], repaint: list[bool],
-                  nums=None):
+    def _continue(self, s, items: list[FrameIn], cs: list[Carry], sources: list[torch.Tensor], rebase: list[bool],
+                  repaint: list[bool], nums=None):
         """Later frames: the carried detail, then a few steps at the finest octaves where it falls short and, for
         lanes with `repaint[j]`, the full dream where the keyframe's dream was lost. `rebase[j]`: lane j's
         output becomes its new keyframe. Returns outputs [1,3,H,W] and carries."""
@@ -182,7 +205,7 @@ class VideoDreamer:
         base = cat("frame")
         to_key = cat("to_key")
         key_energy = cat("key_energy")
-        source, key_level = flow.warp_all([cat("key_frame"), key_energy], to_key)
+        source, key_level = torch.cat(sources), flow.warp(key_energy, to_key)
         keep = cat("trust") * photometric(structure(base), structure(relit(source, base)), v.structure_tolerance)
         held = (keep > 0.5).float()  # once dropped, a pixel's key detail never returns on top of what replaced it
         key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * blend  # bicubic: keeps fine texture
@@ -206,12 +229,13 @@ class VideoDreamer:
             detail[rows] = new + fade[rows]
         y = (base + detail).clamp(0, 1)
         extra = y - base - key - fade - pull
+        out = base + shown_share(base) * (y - base)  # faded with the picture (the carry keeps all of it)
         outs, carries = [], []
         for j, c in enumerate(cs):
-            outs.append(y[j:j + 1])
+            outs.append(out[j:j + 1])
             if rebase[j]:  # this output, less what is fading out, becomes the lane's keyframe, at the shot's energy
-                carries.append(replace(keyframe(y[j:j + 1] - base[j:j + 1] - fade[j:j + 1], base[j:j + 1]),
-                                       key_energy=level[j:j + 1], fade=fade[j:j + 1]))
+                carries.append(replace(keyframe(y[j:j + 1] - base[j:j + 1] - fade[j:j + 1], base[j:j + 1],
+                                                cs[j].key_share), key_energy=level[j:j + 1], fade=fade[j:j + 1]))
             else:
                 carries.append(replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1]))
         return outs, carries
@@ -251,6 +275,24 @@ class VideoDreamer:
                                replace(s.dream, normalize="local", max_loss=0.0),
                                [frame_generator(seed, i) for i in indices], steps, [step_map * scale] * s.dream.octaves)
         return start + soften_detail(detail - start, base, s.video)
+
+
+SHARPER = 2.0  # a keyframe is dreamed again once the picture shows this many times the structure it was dreamed on
+NEW_PICTURE = 0.85  # ... or once its tracked pixels correlate less than this with it (tracking.likeness)
+
+
+def redream(c: Carry, source: torch.Tensor) -> torch.Tensor:
+    """[] bool: whether a lane's keyframe is dreamed again (crossfaded from the dream shown until now) because
+    the picture is no longer the one it was dreamed on: it was dreamed in the dark (tracking.shown_share below
+    1) and the picture has since come up to twice that share (a fade in from black re-keys a few times); or it
+    was blurred and the tracked pixels now show SHARPER times its structure (a whip pan, a focus pull: a dream
+    of the blur would be carried over the sharp picture); or another picture has come in (a dissolve: the
+    tracked pixels correlate less than NEW_PICTURE with it). `source`: the keyframe [1,3,H,W] warped to the
+    carry's frame."""
+    share = c.key_share.view(())
+    brighter = (share < 1) & (shown_share(c.frame).view(()) >= torch.clamp(2 * share, min=0.05, max=1))
+    sharp = sharper(c.frame, source, c.trust).view(()) >= SHARPER
+    return brighter | sharp | (likeness(c.frame, source, c.trust).view(()) < NEW_PICTURE)
 
 
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width

@@ -136,6 +136,50 @@ def strobe(frames: list[np.ndarray], every: int = 25, flash: float = 1.7, dim: f
     return [np.clip(f * np.float32(g), 0, 255).astype(np.uint8) for f, g in zip(frames, gains)]
 
 
+def fade(frames: list[np.ndarray], fade_in: int = 25, fade_out: int = 25) -> list[np.ndarray]:
+    """The frames uint8 [H,W,3] faded up from black over the first `fade_in` frames and down to black over the
+    last `fade_out` (an editor's fades: the shot's first frame is black)."""
+    n = len(frames)
+    gains = [min(1.0, t / fade_in if fade_in else 1.0, (n - 1 - t) / fade_out if fade_out else 1.0) for t in range(n)]
+    return [(f * np.float32(g)).round().astype(np.uint8) for f, g in zip(frames, gains)]
+
+
+def dissolve(a: list[np.ndarray], b: list[np.ndarray], length: int = 25) -> list[np.ndarray]:
+    """Shot `a` dissolving into shot `b` (frames uint8 [H,W,3]): a's frames, then `length` frames where a's last
+    ones cross-fade into b's first ones, then the rest of b (len(a) + len(b) - length frames: no hard cut)."""
+    mix = [(a[len(a) - length + t] * np.float32(1 - (t + 1) / (length + 1))
+            + b[t] * np.float32((t + 1) / (length + 1))).round().astype(np.uint8) for t in range(length)]
+    return a[:len(a) - length] + mix + b[length:]
+
+
+def whip_path(photo_shape, size=(256, 144), frames: int = 125, at: int = 50, length: int = 6) -> list[tuple]:
+    """A camera that holds near one end of a wide photo, whips to the other end in `length` frames from frame
+    `at` (most of a view's width per frame: faster than optical flow follows), and holds there, drifting slowly
+    all along as a hand-held camera does: per frame (cx, cy, scale, angle)."""
+    ph, pw = photo_shape[:2]
+    scale = 1.3 * size[1] / ph  # the view shows 1/1.3 of the photo's height
+    half = 0.6 * size[0] / scale  # a little more than half a view's width, in photo pixels
+    x0, x1 = half, pw - half
+    path = []
+    for t in range(frames):
+        u = min(1.0, max(0.0, (t - at) / length))
+        u = u * u * (3 - 2 * u)  # eased in and out
+        drift = 0.1 * half * np.sin(np.pi * t / frames)
+        path.append((x0 + u * (x1 - x0) + drift, ph / 2 + 0.3 * drift, scale, 0.0))
+    return path
+
+
+def blurred_along(photo: np.ndarray, size, path: list[tuple], samples: int = 8) -> list[np.ndarray]:
+    """Views uint8 [h,w,3] of a photo along `path` (see _view), each the mean of `samples` views on the way from
+    halfway since the last frame's position: the motion blur of a half-open shutter."""
+    out = [_affine(photo, size, *path[0])]
+    for a, b in zip(path, path[1:]):
+        views = [_affine(photo, size, *(p + (q - p) * (0.5 + 0.5 * k / max(samples - 1, 1)) for p, q in zip(a, b)))
+                 for k in range(samples)]
+        out.append(np.mean(views, 0).round().astype(np.uint8))
+    return out
+
+
 def mosaic(photos: list[np.ndarray], size, row_height: int) -> np.ndarray:
     """One large photo uint8 [h,w,3] (size = (w, h)) of `photos` side by side in rows `row_height` tall, taken in
     turn as often as needed, each at its own resolution (scaled down to the row's height where taller, padded by

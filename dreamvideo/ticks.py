@@ -25,14 +25,17 @@ class Tick:
     repaint: list[bool]
 
 
-def plan_tick(ages: list[int | None], tracked: dict[int, float], v) -> Tick:
+def plan_tick(ages: list[int | None], tracked: dict[int, float], v, lit: set[int] = frozenset()) -> Tick:
     """Decide a tick from each lane's carry age (None: no carry, a shot's first frame) and, for lanes carried
-    along a flow, the fraction of pixels still tracked. More than video.repaint lost (when set) repaints them
-    and rebases; too little tracked (below video.rekey) or too old (video.rekey_every) re-keys: by rebasing on
-    the output, or by a fresh dream (rekey_mode = dream)."""
-    fresh = [age is None for age in ages]
+    along a flow, the fraction of pixels still tracked. Lanes in `lit` (keyframe dreamed in the dark, the
+    picture since come up) get a fresh keyframe. More than video.repaint lost (when set) repaints them and
+    rebases; too little tracked (below video.rekey) or too old (video.rekey_every) re-keys: by rebasing on the
+    output, or by a fresh dream (rekey_mode = dream)."""
+    fresh = [age is None or i in lit for i, age in enumerate(ages)]
     rebase, repaint = [False] * len(ages), [False] * len(ages)
     for i, fraction in tracked.items():
+        if fresh[i]:
+            continue
         if v.repaint and 1 - fraction > v.repaint and ages[i] >= REPAINT_GAP:
             rebase[i] = repaint[i] = True
         elif fraction < v.rekey or (v.rekey_every and ages[i] >= v.rekey_every):

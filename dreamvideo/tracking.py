@@ -20,6 +20,19 @@ def relit(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return b * gain.clamp(1 / LIGHT_RANGE, LIGHT_RANGE)
 
 
+DARK = 0.2  # luma of a frame's brightest 8 px cell below which its dream is shown only in proportion
+
+
+def shown_share(x: torch.Tensor) -> torch.Tensor:
+    """[B,1,1,1] in [0,1]: how much of its dream a frame [B,3,H,W] shows: all of it once its brightest 8 px cell
+    reaches a luma of DARK, less in proportion on darker frames, none on black. The dream fades out and in with
+    the picture at the dark end of an editor's fades to and from black, and a black frame stays black; dark
+    footage with a light in it keeps its whole dream."""
+    y = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    brightest = torch.nn.functional.avg_pool2d(y, 8, ceil_mode=True).amax((2, 3), keepdim=True)
+    return (brightest / DARK).clamp(0, 1)
+
+
 def mismatch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """[B,1,H,W]: how much two aligned frames [B,C,H,W] differ, mean |difference| over channels (in their units),
     lightly blurred."""
@@ -37,6 +50,30 @@ def structure(x: torch.Tensor) -> torch.Tensor:
     """[B,1,H,W] high-pass of a frame's luma: its structure without slow changes of light."""
     y = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
     return y - engine.gaussian_blur(y, 3.0)
+
+
+def sharper(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
+    """[B]: how many times the structure (mean |structure|) of frame x [B,3,H,W] on its tracked pixels (trust
+    [B,1,H,W]) is that of `source` [B,3,H,W] (the same content, e.g. its keyframe warped to it) there, under x's
+    light. Above 1 the picture came into focus since (a whip pan's motion blur gone, a focus pull); a flat
+    picture's noise does not count (0.002 of structure added to both)."""
+    mass = trust.sum((1, 2, 3)) + 1e-6
+    now = (structure(x).abs() * trust).sum((1, 2, 3)) / mass
+    then = (structure(relit(source, x)).abs() * trust).sum((1, 2, 3)) / mass
+    return (now + 0.002) / (then + 0.002)
+
+
+def likeness(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
+    """[B]: correlation (zero-mean, normalized) of the luma of frame x [B,3,H,W] and `source` [B,3,H,W] (its
+    keyframe warped to it) over the tracked pixels (trust [B,1,H,W]), on 4 px cells (a pixel of flow error does
+    not count): 1 for the same picture under any light, falling as another picture comes in (a dissolve)."""
+    luma = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    pool = lambda t: torch.nn.functional.avg_pool2d(t, 4, ceil_mode=True)  # noqa: E731
+    a, b, w = pool((x * luma).sum(1, keepdim=True)), pool((source * luma).sum(1, keepdim=True)), pool(trust)
+    mass = w.sum((1, 2, 3), keepdim=True) + 1e-6
+    a, b = a - (a * w).sum((1, 2, 3), keepdim=True) / mass, b - (b * w).sum((1, 2, 3), keepdim=True) / mass
+    ab, aa, bb = ((t * w).sum((1, 2, 3)) for t in (a * b, a * a, b * b))
+    return ab / (torch.sqrt(aa * bb) + 1e-9)
 
 
 def cells(x: torch.Tensor) -> torch.Tensor:

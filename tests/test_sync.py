@@ -88,22 +88,24 @@ def test_per_sample_objectives_never_sync():
 @pytest.mark.parametrize("tracked", [1.0, 0.7])
 def test_a_video_tick_reads_back_once_for_the_whole_batch(monkeypatch, tracked):
     """Three lanes, all past their keyframe: carry along the flow, masks, the refresh (and, with 30 % lost, the
-    repaint) and the output. The only waits allowed are the one read-back of the tracked fractions (re-key and
-    repaint decisions) and the frames themselves."""
+    repaint) and the output. The only waits allowed are the one read-back of the tracked fractions and new-picture
+    checks (re-key, repaint and redream decisions) and the frames themselves."""
     d = meta_dreamer("dream.octaves=2", "dream.steps=1", "dream.microbatch=8")
     vd = VideoDreamer(d, d.cfg.video)
     vd.one_by_one = False
     h, w = 48, 64
     z = lambda c: torch.zeros(1, c, h, w, device="meta")  # noqa: E731
-    carries = [Carry(z(3), z(3), z(2), z(2), z(1), z(3), z(3), z(3), z(1), z(3), age=20) for _ in range(3)]
+    one = torch.ones(1, 1, 1, 1, device="meta")
+    carries = [Carry(z(3), z(3), z(2), z(2), z(1), z(3), z(3), z(3), z(1), z(3), one, age=20) for _ in range(3)]
     flows = np.zeros((2, h, w), np.float32)
     items = [FrameIn(10 + 50 * k, np.zeros((h, w, 3), np.uint8), flows, flows) for k in range(3)]
     reads = []
-    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: reads.append(self.shape) or [tracked] * len(self))
+    # per lane its tracked fraction, then whether its keyframe is dreamed again (no)
+    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: reads.append(self.shape) or [tracked] * 3 + [0.0] * 3)
     monkeypatch.setattr(animate, "to_frames", lambda out: [o.shape for o in out])  # the output read-back
     with SyncLog() as log:
         frames, new = vd.step(items, carries)
     assert len(frames) == 3 and all(c.extra.device.type == "meta" for c in new)
     assert vd.repainted == (tracked < 1)
-    assert reads == [torch.Size([3])]  # one read-back per tick, for all lanes
+    assert reads == [torch.Size([6])]  # one read-back per tick, for all lanes
     assert log.syncs == []

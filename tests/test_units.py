@@ -230,8 +230,9 @@ def test_the_memory_a_lane_is_counted_for_is_its_carried_state_and_flows():
     from dreamvideo.animate import keyframe
     from dreamvideo.runner import CARRY_BYTES_PER_PIXEL
 
-    carry = keyframe(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16))
-    state = sum(t.shape[1] * t.element_size() for t in carry.__dict__.values() if torch.is_tensor(t))
+    carry = keyframe(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16), torch.ones(1, 1, 1, 1))
+    state = sum(t.shape[1] * t.element_size() for t in carry.__dict__.values()
+                if torch.is_tensor(t) and t.shape[-2:] == (16, 16))  # key_share: one number
     assert CARRY_BYTES_PER_PIXEL == state + 2 * 2 * 4  # and two float32 flows
 
 

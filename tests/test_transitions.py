@@ -1,0 +1,120 @@
+"""Editors' transitions and camera moves that change the whole picture without a cut (tiny network, CPU): fades to
+and from black, dissolves, whip pans and focus pulls. Each test pins one rule: a black frame shows no dream, a
+keyframe dreamed in the dark, on a blurred picture or on the other picture of a dissolve is dreamed again
+(crossfaded), and none of that fires on motion, noise or a change of light."""
+import cv2
+import numpy as np
+import torch
+
+from dreamvideo import synth, tracking
+from dreamvideo.animate import SHARPER, FrameIn, VideoDreamer, prepare_flows
+from dreamvideo.config import load
+
+from .test_look import H, W, detail, dreamer, pan, photo
+
+
+def run(d, frames, cuts=()):
+    """Dream frames (shots start at 0 and at `cuts`); returns float outputs [3,H,W] in [0,1], the carries and,
+    per frame, whether it got a keyframe."""
+    vd = VideoDreamer(d, load("default").video)
+    carry, prev, outs, carries, keyed = None, None, [], [], []
+    for i, f in enumerate(frames):
+        cut = i == 0 or i in cuts
+        b, fw = prepare_flows(None if cut else prev, f, "dis", forward=False)
+        (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, cut)], [carry])
+        outs.append(torch.from_numpy(np.asarray(y)).permute(2, 0, 1).float() / 255)
+        carries.append(carry)
+        keyed.append(vd.keyed)
+        prev = f
+    return outs, carries, keyed
+
+
+def still(seed, n):
+    """n frames of a locked-off camera on a photo, with sensor noise (uint8 [H,W,3])."""
+    return synth.grain([photo(seed=seed)[20:20 + H, :W]] * n, seed=seed)
+
+
+def corr(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm() + 1e-9))
+
+
+def tensor(f: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255
+
+
+def crossfaded(outs, frames, carries, i) -> bool:
+    """Whether frame i's output, re-keyed, changed from frame i-1's by at most half as much as its new keyframe's
+    dream (as shown) would have."""
+    before, now = detail(outs[i - 1], frames[i - 1]), detail(outs[i], frames[i])
+    fresh = carries[i].key_detail[0] * carries[i].key_share.view(())
+    return float((now - before).abs().mean()) <= 0.5 * float((fresh - before).abs().mean())
+
+
+def test_the_share_of_the_dream_shown_follows_the_darkest_frames_light():
+    x = torch.zeros(1, 3, 32, 32)
+    assert float(tracking.shown_share(x)) == 0
+    x[..., :8, :8] = 2 * tracking.DARK  # one bright cell is enough: dark footage with a light keeps its dream
+    assert float(tracking.shown_share(x)) == 1
+    assert abs(float(tracking.shown_share(x * 0.25)) - 0.5) < 1e-5
+
+
+def test_a_black_frame_stays_black():
+    black = [np.zeros((H, W, 3), np.uint8)] * 3
+    outs, _, _ = run(dreamer(), black)
+    assert all(float(o.abs().max()) == 0 for o in outs)
+
+
+def test_a_fade_from_black_dreams_the_picture_not_the_dark():
+    """Faded up from black over 10 frames: the keyframe is dreamed again as the light comes up, and the last one
+    was dreamed on a picture showing at least half its dream (the dissolve test pins the crossfade)."""
+    frames = synth.fade(pan(16, speed=1.0), fade_in=10, fade_out=0)
+    _, carries, keyed = run(dreamer(), frames)
+    again = [i for i, k in enumerate(keyed) if k and i > 0]
+    assert len(again) >= 2
+    assert float(carries[-1].key_share) >= 0.5
+
+
+def test_a_dream_of_a_blurred_picture_is_dreamed_again_once_it_is_sharp():
+    """A whip pan or focus pull: the shot's keyframe is blurred; once the tracked picture shows SHARPER times its
+    structure, the keyframe is dreamed again."""
+    sharp = pan(8, speed=1.0, blur=1.0)
+    frames = [cv2.GaussianBlur(sharp[0], (0, 0), 1.5)] + sharp[1:]  # still like it (tracking.likeness): blurred
+    x, blurred = tensor(frames[1]), tensor(frames[0])
+    assert float(tracking.sharper(x, blurred, torch.ones(1, 1, H, W))) >= SHARPER
+    _, _, keyed = run(dreamer(), frames)
+    assert any(keyed[1:3])
+
+
+def test_a_dissolve_leaves_no_dream_of_the_first_picture():
+    """A locked-off shot dissolving into another over 12 frames: as the other picture comes in, the keyframe is
+    dreamed again, so the second picture's dream does not carry the first's (as after a cut)."""
+    first, second = still(0, 30), still(1, 30)
+    frames = synth.dissolve(first, second, 12)
+    outs, carries, keyed = run(dreamer(), frames)
+    cut_outs, _, _ = run(dreamer(), first[:18] + second[12:], cuts={18})
+    before = detail(outs[17], frames[17])  # the first picture's dream, the frame before the dissolve
+    again = [i for i in range(18, 30) if keyed[i]]
+    assert again and all(crossfaded(outs, frames, carries, i) for i in again)
+    left = corr(detail(outs[-1], frames[-1]), before)
+    after_cut = corr(detail(cut_outs[-1], frames[-1]), detail(cut_outs[17], frames[17]))
+    assert left < after_cut + 0.2, (left, after_cut)
+
+
+def test_motion_noise_and_light_do_not_dream_the_keyframe_again():
+    """The checks for a new picture never fire on a pan with sensor noise and a strobe, nor on a zoom."""
+    frames = synth.strobe(synth.grain(pan(24, speed=2.0)), every=8, flash=1.6, dim=0.5)
+    _, _, keyed = run(dreamer(), frames)
+    assert not any(keyed[1:])
+    big = photo(w=3 * W, h=3 * H)
+    zoom = synth.along(big, (W, H), synth.dolly_path(big.shape, 16, 1.0, 1.6))
+    _, _, keyed = run(dreamer(), zoom)
+    assert not any(keyed[1:])
+
+
+def test_likeness_is_blind_to_light_and_sees_another_picture():
+    a, b = tensor(still(0, 1)[0]), tensor(still(1, 1)[0])
+    every = torch.ones(1, 1, H, W)
+    assert float(tracking.likeness(a * 0.5, a, every)) > 0.99
+    assert float(tracking.likeness(b, a, every)) < 0.5
+    assert float(tracking.likeness(0.5 * (a + b), a, every)) < float(tracking.likeness(0.8 * a + 0.2 * b, a, every))
