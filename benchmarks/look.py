@@ -13,6 +13,12 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   strobe   the camera clip under a strobe (two frames 1.7 times as bright every second) and, from 5 s, light
            dimmed to 0.6; its cuts found as find_cuts does (none: a change of light is not a cut)
   grain    the camera clip with sensor noise of 4 grey levels, new on every frame (real footage, low light)
+  fade     5 s of the camera clip faded up from black over its first second and down to black over its last
+  dissolve 5 s: the camera over one photo dissolving over 1 s into the camera over another (no cut)
+  xfade    5 s: a locked-off shot dissolving over 1 s into another, with sensor noise; its ghost column is the
+           leftover (dreamvideo.metrics.leftover: about 0 when the second picture's dream is its own)
+  whip     5 s: a camera holding on a wide mosaic whips across it in 6 frames with motion blur (found as cuts)
+           and holds again
   sharp    5 s of the camera's motion, twice as fast, over a mosaic of six photos never scaled up (repeated on
            big frames), 1.25 mosaic pixels per frame pixel: at every width its frames hold pixel-level detail, as
            real footage does (the other clips scale photos of 512 px and less up to the frame)
@@ -91,6 +97,9 @@ def clips(width: int) -> dict:
                          skimage.data.rocket(), skimage.data.hubble_deep_field(), skimage.data.retina()],
                         (width * 4, width * 5 // 4), min(512, width * 5 // 8))
     whip = synth.blurred_along(wide, size, synth.whip_path(wide.shape, size, 125), 16)
+    locked = [cv2.resize(p[(p.shape[0] - p.shape[1] * 9 // 16) // 2:][:p.shape[1] * 9 // 16], size,
+                         interpolation=cv2.INTER_AREA) for p in (photo, skimage.data.coffee())]  # middle, 16:9
+    xfade = synth.grain(synth.dissolve([locked[0]] * 75, [locked[1]] * 75, 25))  # the first alone up to frame 49
     return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
             "grain": (grain, set(), None, lambda d: synth.glued(grain, d, photo.shape, path),
@@ -105,10 +114,12 @@ def clips(width: int) -> dict:
             "fade": (faded, detected(faded), None, None, None),
             "dissolve": (dissolve, detected(dissolve), None, None, None),
             "whip": (whip, detected(whip), None, None, None),
+            "xfade": (xfade, detected(xfade), None, None, None),
             **{k: (dolly[k], set(), None, lambda d, k=k: synth.glued(dolly[k], d, tiles.shape, paths[k]),
                    synth.camera_flows(tiles.shape, size, paths[k])) for k in paths}}
 
 
+XFADE_BEFORE = 49  # the xfade clip's last frame of its first shot alone
 COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints")  # what `render` saves of a render's cost
 
 
@@ -184,7 +195,8 @@ def measure(name, frames, cuts, masks, truth, out, cost, tracked=None) -> dict:
            "flicker_low": metrics.warping_error(out, flows, cuts, 1.0) / metrics.warping_error(frames, flows, cuts, 1.0),
            "strength": metrics.strength(out, frames), "detail": metrics.detail(out) / metrics.detail(frames),
            "true_flicker": metrics.true_flicker(out, frames, truth) if truth else float("nan"),
-           "ghost": metrics.ghost(out, frames, masks) if masks else float("nan"),
+           "ghost": metrics.ghost(out, frames, masks) if masks else
+           metrics.leftover(out, frames, XFADE_BEFORE) if name.startswith("xfade") else float("nan"),
            "object": metrics.object_share(out, frames, masks) if masks else float("nan"),
            "persist_scale": min(metrics.scale_persistence(out, frames, cuts)), **cost}
     row["tracked_flicker"], row["other_flicker"], row["tracked"] = \

@@ -146,8 +146,8 @@ class VideoDreamer:
             elif carry is not None and not item.cut and v.flow == "none":
                 c = replace(carry, frame=to_tensor(item.frame, self.dreamer.device))  # carried in place
             moved.append(c)
-        sources = {i: flow.warp(c.key_frame, c.to_key) for i, c in enumerate(moved) if c is not None}  # keyframe, here
-        tick, redo = self._plan(moved, sources, v)
+        checks = {i: check(c, v) for i, c in enumerate(moved) if c is not None}
+        tick, redo = self._plan(moved, checks, v)
         out: list = [None] * len(items)
         new: list = [None] * len(items)
         self.keyed |= bool(tick.keys)
@@ -159,21 +159,21 @@ class VideoDreamer:
                 out[i], new[i] = o, c
         if tick.light:
             later = self._continue(s, [items[i] for i in tick.light], [moved[i] for i in tick.light],
-                                   [sources[i] for i in tick.light], tick.rebase, tick.repaint,
+                                   [checks[i][0] for i in tick.light], tick.rebase, tick.repaint,
                                    nums and nums.pick(tick.light))
             for i, o, c in zip(tick.light, *later):
                 out[i], new[i] = o, c
         return to_frames(out), new
 
     @staticmethod
-    def _plan(moved: list[Carry | None], sources: dict, v) -> tuple:
+    def _plan(moved: list[Carry | None], checks: dict, v) -> tuple:
         """The tick (ticks.plan_tick) from the lanes' carries moved to this frame (None: a shot starts) and their
-        keyframes warped here (`sources`, lane -> [1,3,H,W]), read back from the device in one sync; and the
-        lanes whose keyframe is dreamed again (redream)."""
-        tracked = [i for i in sources if v.flow != "none"]
-        asked = [moved[i].trust.mean() for i in tracked] + [redream(moved[i], sources[i]) for i in sources]
+        `checks` (lane -> check()), read back from the device in one sync; and the lanes whose keyframe is
+        dreamed again."""
+        tracked = [i for i in checks if v.flow != "none"]
+        asked = [moved[i].trust.mean() for i in tracked] + [checks[i][1] for i in checks]
         got = torch.stack(asked).tolist() if asked else []  # one sync
-        redo = {i for i, r in zip(sources, got[len(tracked):]) if r}
+        redo = {i for i, r in zip(checks, got[len(tracked):]) if r}
         return plan_tick([c.age if c is not None else None for c in moved], dict(zip(tracked, got)), v, redo), redo
 
     def _key(self, s, items: list[FrameIn], nums=None, old: list | None = None) -> tuple[list[torch.Tensor], list[Carry]]:
@@ -194,19 +194,19 @@ class VideoDreamer:
         return [shown[j:j + 1] for j in range(len(items))], \
             [replace(keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1]), fade=fade[j:j + 1]) for j in range(len(items))]
 
-    def _continue(self, s, items: list[FrameIn], cs: list[Carry], sources: list[torch.Tensor], rebase: list[bool],
+    def _continue(self, s, items: list[FrameIn], cs: list[Carry], keeps: list[torch.Tensor], rebase: list[bool],
                   repaint: list[bool], nums=None):
         """Later frames: the carried detail, then a few steps at the finest octaves where it falls short and, for
         lanes with `repaint[j]`, the full dream where the keyframe's dream was lost. `rebase[j]`: lane j's
-        output becomes its new keyframe. Returns outputs [1,3,H,W] and carries."""
+        output becomes its new keyframe. `keeps[j]`: check()'s keep of lane j. Returns outputs [1,3,H,W] and
+        carries."""
         v = s.video
         blend = nums.blend if nums else v.blend
         cat = lambda name: torch.cat([getattr(c, name) for c in cs])  # noqa: E731
         base = cat("frame")
         to_key = cat("to_key")
         key_energy = cat("key_energy")
-        source, key_level = torch.cat(sources), flow.warp(key_energy, to_key)
-        keep = cat("trust") * photometric(structure(base), structure(relit(source, base)), v.structure_tolerance)
+        key_level, keep = flow.warp(key_energy, to_key), torch.cat(keeps)
         held = (keep > 0.5).float()  # once dropped, a pixel's key detail never returns on top of what replaced it
         key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * blend  # bicubic: keeps fine texture
         fade = cat("fade")
@@ -281,18 +281,22 @@ SHARPER = 2.0  # a keyframe is dreamed again once the picture shows this many ti
 NEW_PICTURE = 0.85  # ... or once its tracked pixels correlate less than this with it (tracking.likeness)
 
 
-def redream(c: Carry, source: torch.Tensor) -> torch.Tensor:
-    """[] bool: whether a lane's keyframe is dreamed again (crossfaded from the dream shown until now) because
-    the picture is no longer the one it was dreamed on: it was dreamed in the dark (tracking.shown_share below
-    1) and the picture has since come up to twice that share (a fade in from black re-keys a few times); or it
-    was blurred and the tracked pixels now show SHARPER times its structure (a whip pan, a focus pull: a dream
-    of the blur would be carried over the sharp picture); or another picture has come in (a dissolve: the
-    tracked pixels correlate less than NEW_PICTURE with it). `source`: the keyframe [1,3,H,W] warped to the
-    carry's frame."""
+def check(c: Carry, v) -> tuple[torch.Tensor, torch.Tensor]:
+    """What of a lane's keyframe still holds on the frame its carry was moved to: where its detail may be carried
+    (keep [1,1,H,W]: tracked, and the scene's structure, high-passed luma compared under the same light, still
+    the keyframe's there within video.structure_tolerance) and whether it is dreamed again ([] bool: crossfaded
+    from the dream shown until now) because the picture is no longer the one it was dreamed on: it was dreamed
+    in the dark (tracking.shown_share below 1) and the picture has since come up to twice that share (a fade in
+    from black re-keys a few times); or it was blurred and the tracked pixels now show SHARPER times its
+    structure (a whip pan, a focus pull: a dream of the blur would be carried over the sharp picture); or
+    another picture has come in (a dissolve: the tracked pixels correlate less than NEW_PICTURE with it)."""
+    source = flow.warp(c.key_frame, c.to_key)  # the keyframe, here
+    now, then = structure(c.frame), structure(relit(source, c.frame))
+    keep = c.trust * photometric(now, then, v.structure_tolerance)
     share = c.key_share.view(())
     brighter = (share < 1) & (shown_share(c.frame).view(()) >= torch.clamp(2 * share, min=0.05, max=1))
-    sharp = sharper(c.frame, source, c.trust).view(()) >= SHARPER
-    return brighter | sharp | (likeness(c.frame, source, c.trust).view(()) < NEW_PICTURE)
+    sharp = sharper(now, then, c.trust).view(()) >= SHARPER
+    return keep, brighter | sharp | (likeness(c.frame, source, c.trust).view(()) < NEW_PICTURE)
 
 
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width

@@ -147,3 +147,12 @@ def object_share(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.nd
     rows = [np.abs(o.astype(np.float32) - i).mean(-1) for o, i in zip(out, inp)]
     shares = [r[m].mean() / max(r[~m].mean(), 1e-9) for r, m in zip(rows, masks) if m.any() and (~m).any()]
     return float(np.mean(shares)) if shares else float("nan")
+
+
+def leftover(out: list[np.ndarray], inp: list[np.ndarray], before: int) -> float:
+    """After a dissolve between two locked-off shots: the correlation of the dream (out - in) on the last frame with
+    the dream on frame `before`, the first shot's last frame alone. About 0: the second picture's dream is its
+    own (as after a cut); near 1: the first picture's dream lingers over it."""
+    a, b = (out[k].astype(np.float32) - inp[k] for k in (before, -1))
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-9))

@@ -52,15 +52,13 @@ def structure(x: torch.Tensor) -> torch.Tensor:
     return y - engine.gaussian_blur(y, 3.0)
 
 
-def sharper(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
-    """[B]: how many times the structure (mean |structure|) of frame x [B,3,H,W] on its tracked pixels (trust
-    [B,1,H,W]) is that of `source` [B,3,H,W] (the same content, e.g. its keyframe warped to it) there, under x's
-    light. Above 1 the picture came into focus since (a whip pan's motion blur gone, a focus pull); a flat
-    picture's noise does not count (0.002 of structure added to both)."""
+def sharper(now: torch.Tensor, then: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
+    """[B]: how many times the structure [B,1,H,W] of a frame (`now`) is that of the same content earlier (`then`,
+    e.g. its keyframe warped to it and relit), in mean |structure| over the tracked pixels (trust [B,1,H,W]).
+    Above 1 the picture came into focus since (a whip pan's motion blur gone, a focus pull); a flat picture's
+    noise does not count (0.002 of structure added to both)."""
     mass = trust.sum((1, 2, 3)) + 1e-6
-    now = (structure(x).abs() * trust).sum((1, 2, 3)) / mass
-    then = (structure(relit(source, x)).abs() * trust).sum((1, 2, 3)) / mass
-    return (now + 0.002) / (then + 0.002)
+    return ((now.abs() * trust).sum((1, 2, 3)) / mass + 0.002) / ((then.abs() * trust).sum((1, 2, 3)) / mass + 0.002)
 
 
 def likeness(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:

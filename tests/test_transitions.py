@@ -80,8 +80,8 @@ def test_a_dream_of_a_blurred_picture_is_dreamed_again_once_it_is_sharp():
     structure, the keyframe is dreamed again."""
     sharp = pan(8, speed=1.0, blur=1.0)
     frames = [cv2.GaussianBlur(sharp[0], (0, 0), 1.5)] + sharp[1:]  # still like it (tracking.likeness): blurred
-    x, blurred = tensor(frames[1]), tensor(frames[0])
-    assert float(tracking.sharper(x, blurred, torch.ones(1, 1, H, W))) >= SHARPER
+    now, then = (tracking.structure(tensor(f)) for f in frames[1::-1])
+    assert float(tracking.sharper(now, then, torch.ones(1, 1, H, W))) >= SHARPER
     _, _, keyed = run(dreamer(), frames)
     assert any(keyed[1:3])
 
