@@ -12,7 +12,10 @@ frame is dreamed a little at one of its finest octaves (each in turn), each pixe
 new and changed content grows a full dream within a few frames, carried dream is held, neither faded nor swollen.
 When enough of the frame has lost its keyframe's dream, those pixels get a keyframe's full dream (a repaint: the
 refresh alone grows only the finest pattern there) and the frame becomes the keyframe; when too little is tracked
-the current output becomes the keyframe (it continues the same texture: no jump).
+the current output becomes the keyframe (it continues the same texture: no jump). A keyframe dreamed on a picture
+the frame no longer shows (in the dark of a fade, on a blurred frame, on the other picture of a dissolve) is
+dreamed again, crossfaded (tracking.holds). The output shows the dream as far as the frame's light lets, none on
+black frames or letterbox bars (tracking.shown).
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from .detail import energy, hold, soften_detail
 from .images import to_tensor
 from .staging import to_frames
 from .ticks import PerLane, batches, plan_tick
-from .tracking import likeness, photometric, refind, relit, sharper, shown_share, structure
+from .tracking import holds, photometric, refind, relit, shown, shown_share
 
 STATE_VERSION = "carry-10"  # in the job identity: a work folder of another version starts afresh
 
@@ -178,7 +181,7 @@ class VideoDreamer:
 
     def _key(self, s, items: list[FrameIn], nums=None, old: list | None = None) -> tuple[list[torch.Tensor], list[Carry]]:
         """Keyframes: the full octave dream, its new detail softened, shown as far as the picture's light lets
-        (tracking.shown_share). `old[j]`: the detail [1,3,H,W] lane j showed until now, if its dream crossfades
+        and not on letterbox bars (tracking.shown). `old[j]`: the detail [1,3,H,W] lane j showed until now, if its dream crossfades
         into the new one (as a repaint's does) rather than starting a shot. Returns outputs [1,3,H,W] and
         carries."""
         x = torch.cat([to_tensor(item.frame, self.dreamer.device) for item in items])
@@ -190,8 +193,8 @@ class VideoDreamer:
         share = shown_share(x)
         fade = torch.cat([REPAINT_FADE * (o - d[j:j + 1]) if o is not None else torch.zeros_like(d[j:j + 1])
                           for j, o in enumerate(old or [None] * len(items))])
-        shown = (x + share * (d + fade)).clamp(0, 1)  # faded with the picture (the carry keeps all of it)
-        return [shown[j:j + 1] for j in range(len(items))], \
+        out = (x + shown(x) * (d + fade)).clamp(0, 1)  # faded with the picture, none on bars (the carry keeps it)
+        return [out[j:j + 1] for j in range(len(items))], \
             [replace(keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1]), fade=fade[j:j + 1]) for j in range(len(items))]
 
     def _continue(self, s, items: list[FrameIn], cs: list[Carry], keeps: list[torch.Tensor], rebase: list[bool],
@@ -229,7 +232,7 @@ class VideoDreamer:
             detail[rows] = new + fade[rows]
         y = (base + detail).clamp(0, 1)
         extra = y - base - key - fade - pull
-        out = base + shown_share(base) * (y - base)  # faded with the picture (the carry keeps all of it)
+        out = base + shown(base) * (y - base)  # faded with the picture, none on bars (the carry keeps all of it)
         outs, carries = [], []
         for j, c in enumerate(cs):
             outs.append(out[j:j + 1])
@@ -277,26 +280,9 @@ class VideoDreamer:
         return start + soften_detail(detail - start, base, s.video)
 
 
-SHARPER = 2.0  # a keyframe is dreamed again once the picture shows this many times the structure it was dreamed on
-NEW_PICTURE = 0.85  # ... or once its tracked pixels correlate less than this with it (tracking.likeness)
-
-
 def check(c: Carry, v) -> tuple[torch.Tensor, torch.Tensor]:
-    """What of a lane's keyframe still holds on the frame its carry was moved to: where its detail may be carried
-    (keep [1,1,H,W]: tracked, and the scene's structure, high-passed luma compared under the same light, still
-    the keyframe's there within video.structure_tolerance) and whether it is dreamed again ([] bool: crossfaded
-    from the dream shown until now) because the picture is no longer the one it was dreamed on: it was dreamed
-    in the dark (tracking.shown_share below 1) and the picture has since come up to twice that share (a fade in
-    from black re-keys a few times); or it was blurred and the tracked pixels now show SHARPER times its
-    structure (a whip pan, a focus pull: a dream of the blur would be carried over the sharp picture); or
-    another picture has come in (a dissolve: the tracked pixels correlate less than NEW_PICTURE with it)."""
-    source = flow.warp(c.key_frame, c.to_key)  # the keyframe, here
-    now, then = structure(c.frame), structure(relit(source, c.frame))
-    keep = c.trust * photometric(now, then, v.structure_tolerance)
-    share = c.key_share.view(())
-    brighter = (share < 1) & (shown_share(c.frame).view(()) >= torch.clamp(2 * share, min=0.05, max=1))
-    sharp = sharper(now, then, c.trust).view(()) >= SHARPER
-    return keep, brighter | sharp | (likeness(c.frame, source, c.trust).view(()) < NEW_PICTURE)
+    """tracking.holds for a lane's carry moved to its new frame: (keep [1,1,H,W], redream [] bool)."""
+    return holds(c.frame, flow.warp(c.key_frame, c.to_key), c.trust, c.key_share, v.structure_tolerance)
 
 
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width

@@ -33,6 +33,31 @@ def shown_share(x: torch.Tensor) -> torch.Tensor:
     return (brightest / DARK).clamp(0, 1)
 
 
+BAR_MEAN, BAR_MAX = 0.03, 0.08  # luma: a bar's rows (columns) average less than BAR_MEAN, none above BAR_MAX
+
+
+def picture(x: torch.Tensor) -> torch.Tensor:
+    """[B,1,H,W]: 0 on a frame's [B,3,H,W] letterbox or pillarbox bars, 1 on the picture between them. A bar is
+    a run of rows (columns) from an edge, each averaging a luma under BAR_MEAN with no pixel above BAR_MAX (a
+    coded black with its noise and ringing); the dream is not shown there, so bars stay black. On the device,
+    no sync."""
+    y = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1)
+
+    def inside(dark: torch.Tensor) -> torch.Tensor:  # [B,N] bool per row (column) -> [B,N] 1 off the edge runs
+        edge = dark.float().cumprod(1) + dark.flip(1).float().cumprod(1).flip(1)
+        return (edge == 0).to(x.dtype)
+
+    rows = inside((y.mean(2) < BAR_MEAN) & (y.amax(2) < BAR_MAX))  # [B,H]
+    cols = inside((y.mean(1) < BAR_MEAN) & (y.amax(1) < BAR_MAX))  # [B,W]
+    return (rows[:, :, None] * cols[:, None, :])[:, None]
+
+
+def shown(x: torch.Tensor) -> torch.Tensor:
+    """[B,1,H,W] in [0,1]: how much of its dream each pixel of a frame [B,3,H,W] shows: shown_share on the
+    picture, nothing on its bars (picture)."""
+    return shown_share(x) * picture(x)
+
+
 def mismatch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """[B,1,H,W]: how much two aligned frames [B,C,H,W] differ, mean |difference| over channels (in their units),
     lightly blurred."""
@@ -110,3 +135,26 @@ def refind(to_key: torch.Tensor, trust: torch.Tensor, frame: torch.Tensor, key_f
     enough = (agree.mean((2, 3), keepdim=True) > 0.25).float()
     found = better * (there < tolerance).float() * flow.inside(guess) * enough
     return guess, found
+
+
+SHARPER = 2.0  # a keyframe is dreamed again once the picture shows this many times the structure it was dreamed on
+NEW_PICTURE = 0.85  # ... or once its tracked pixels correlate less than this with it (likeness)
+
+
+def holds(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor, key_share: torch.Tensor,
+          tolerance: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """What of a keyframe still holds on a frame x [1,3,H,W], given the keyframe warped to it (`source`), the
+    pixels tracked from it (trust [1,1,H,W]) and its shown_share (key_share [1,1,1,1]). Returns where its detail
+    may be carried (keep [1,1,H,W]: tracked, and the scene's structure, compared under the same light, still
+    the keyframe's there within `tolerance`) and whether it is to be dreamed again ([] bool) because the picture
+    is no longer the one it was dreamed on: it was dreamed in the dark and the picture has since come up to
+    twice its share (a fade in from black re-keys a few times); or it was blurred and the tracked pixels now
+    show SHARPER times its structure (a whip pan, a focus pull: a dream of the blur would be carried over the
+    sharp picture); or another picture has come in (a dissolve: the tracked pixels correlate less than
+    NEW_PICTURE with it)."""
+    now, then = structure(x), structure(relit(source, x))
+    keep = trust * photometric(now, then, tolerance)
+    share = key_share.view(())
+    brighter = (share < 1) & (shown_share(x).view(()) >= torch.clamp(2 * share, min=0.05, max=1))
+    sharp = sharper(now, then, trust).view(()) >= SHARPER
+    return keep, brighter | sharp | (likeness(x, source, trust).view(()) < NEW_PICTURE)

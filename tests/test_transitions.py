@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from dreamvideo import synth, tracking
-from dreamvideo.animate import SHARPER, FrameIn, VideoDreamer, prepare_flows
+from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
 from dreamvideo.config import load
 
 from .test_look import H, W, detail, dreamer, pan, photo
@@ -65,6 +65,29 @@ def test_a_black_frame_stays_black():
     assert all(float(o.abs().max()) == 0 for o in outs)
 
 
+def test_letterbox_and_pillarbox_bars_stay_black():
+    """Bars (coded black with a little noise) get no dream; the picture between them does."""
+    rng = np.random.default_rng(0)
+    inner = [f[8:H - 8, 12:W - 12] for f in pan(6, speed=1.0)]
+    frames = [np.pad(f, ((8, 8), (12, 12), (0, 0))) + rng.integers(0, 4, (H, W, 3)).astype(np.uint8) for f in inner]
+    outs, _, _ = run(dreamer(), frames)
+    for o, f in zip(outs, frames):
+        change = detail(o, f).abs()
+        assert float(change[:, :8].max()) <= 1 / 255 and float(change[:, :, :12].max()) <= 1 / 255
+        assert float(change[:, 8:H - 8, 12:W - 12].mean()) > 0.01
+
+
+def test_only_dark_runs_from_the_edges_are_bars():
+    x = torch.full((1, 3, 40, 60), 0.5)
+    x[..., :5, :] = 0.02  # a bar at the top
+    x[..., 20:25, :] = 0.0  # a black stripe inside the picture is picture
+    x[..., :, -4:] = 0.02  # a bar at the right
+    x[..., 38, 30] = 0.5  # a bright pixel in the bottom row: no bar there
+    p = tracking.picture(x)[0, 0]
+    assert float(p[:5].max()) == 0 and float(p[:, -4:].max()) == 0
+    assert float(p[5:, :-4].min()) == 1
+
+
 def test_a_fade_from_black_dreams_the_picture_not_the_dark():
     """Faded up from black over 10 frames: the keyframe is dreamed again as the light comes up, and the last one
     was dreamed on a picture showing at least half its dream (the dissolve test pins the crossfade)."""
@@ -81,7 +104,7 @@ def test_a_dream_of_a_blurred_picture_is_dreamed_again_once_it_is_sharp():
     sharp = pan(8, speed=1.0, blur=1.0)
     frames = [cv2.GaussianBlur(sharp[0], (0, 0), 1.5)] + sharp[1:]  # still like it (tracking.likeness): blurred
     now, then = (tracking.structure(tensor(f)) for f in frames[1::-1])
-    assert float(tracking.sharper(now, then, torch.ones(1, 1, H, W))) >= SHARPER
+    assert float(tracking.sharper(now, then, torch.ones(1, 1, H, W))) >= tracking.SHARPER
     _, _, keyed = run(dreamer(), frames)
     assert any(keyed[1:3])
 
@@ -118,3 +141,21 @@ def test_likeness_is_blind_to_light_and_sees_another_picture():
     assert float(tracking.likeness(a * 0.5, a, every)) > 0.99
     assert float(tracking.likeness(b, a, every)) < 0.5
     assert float(tracking.likeness(0.5 * (a + b), a, every)) < float(tracking.likeness(0.8 * a + 0.2 * b, a, every))
+
+
+def test_a_letterboxed_fade_from_black_through_the_command_line(tmp_path):
+    """The real reader and writer: a letterboxed clip faded up from black, H.264 in, lossless out. The first
+    frame comes out black and the bars stay black (within 2 levels); the picture is dreamed."""
+    from dreamvideo import video
+    from dreamvideo.cli import main
+
+    src, out = str(tmp_path / "in.mp4"), str(tmp_path / "out.mkv")
+    synth.lavfi_clip(src, size=(160, 60), seconds=1.0, audio=None,
+                     video_args=("-vf", "fade=in:0:10,pad=160:90:0:15", "-c:v", "libx264", "-pix_fmt", "yuv420p"))
+    assert main([src, out, "--octaves", "2", "--steps", "2", "--codec", "ffv1"]) == 0
+    read = lambda p: list(video.read_frames(video.count_frames(video.probe(p)), 0, 25))  # noqa: E731
+    ins, outs = read(src), read(out)
+    assert len(outs) == 25 and int(outs[0].max()) <= 2
+    for i, o in zip(ins, outs):  # the two rows next to the picture hold its colour (4:2:0): picture
+        assert np.abs(o[:13].astype(int) - i[:13]).max() <= 2 and np.abs(o[-13:].astype(int) - i[-13:]).max() <= 2
+    assert np.abs(outs[-1][15:-15].astype(float) - ins[-1][15:-15]).mean() > 2
