@@ -31,7 +31,7 @@ from .staging import to_frames
 from .ticks import PerLane, batches, plan_tick
 from .tracking import holds, photometric, refind, relit, shown, shown_share
 
-STATE_VERSION = "carry-10"  # in the job identity: a work folder of another version starts afresh
+STATE_VERSION = "carry-11"  # in the job identity: a work folder of another version starts afresh
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Carry:
     fade: torch.Tensor  # [1,3,H,W] what a repaint replaced (old minus new detail), fading out frame by frame
     key_share: torch.Tensor  # [1,1,1,1] tracking.shown_share of the keyframe (below 1: dreamed in the dark)
     age: int = 0  # frames since the keyframe
+    painted: int = 0  # frames since a keyframe or repaint (a rebase alone does not count: ticks.REKEY_GAP)
 
     def to(self, device, copy: bool = False) -> "Carry":
         """On `device`; `copy`: never sharing memory with this one (for handing to another thread)."""
@@ -115,7 +116,7 @@ class VideoDreamer:
             guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)
             to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
         return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x,
-                       shown=shown, step=step, age=carry.age + 1)
+                       shown=shown, step=step, age=carry.age + 1, painted=carry.painted + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames (numpy; on CUDA HostFrames, which np.asarray
@@ -177,7 +178,9 @@ class VideoDreamer:
         asked = [moved[i].trust.mean() for i in tracked] + [checks[i][1] for i in checks]
         got = torch.stack(asked).tolist() if asked else []  # one sync
         redo = {i for i, r in zip(checks, got[len(tracked):]) if r}
-        return plan_tick([c.age if c is not None else None for c in moved], dict(zip(tracked, got)), v, redo), redo
+        ages = [c.age if c is not None else None for c in moved]
+        painted = [c.painted if c is not None else None for c in moved]
+        return plan_tick(ages, dict(zip(tracked, got)), v, redo, painted), redo
 
     def _key(self, s, items: list[FrameIn], nums=None, old: list | None = None) -> tuple[list[torch.Tensor], list[Carry]]:
         """Keyframes: the full octave dream, its new detail softened, shown as far as the picture's light lets
@@ -238,7 +241,8 @@ class VideoDreamer:
             outs.append(out[j:j + 1])
             if rebase[j]:  # this output, less what is fading out, becomes the lane's keyframe, at the shot's energy
                 carries.append(replace(keyframe(y[j:j + 1] - base[j:j + 1] - fade[j:j + 1], base[j:j + 1],
-                                                cs[j].key_share), key_energy=level[j:j + 1], fade=fade[j:j + 1]))
+                                                cs[j].key_share), key_energy=level[j:j + 1], fade=fade[j:j + 1],
+                                       painted=0 if repaint[j] else c.painted))
             else:
                 carries.append(replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1]))
         return outs, carries
@@ -281,8 +285,15 @@ class VideoDreamer:
 
 
 def check(c: Carry, v) -> tuple[torch.Tensor, torch.Tensor]:
-    """tracking.holds for a lane's carry moved to its new frame: (keep [1,1,H,W], redream [] bool)."""
-    return holds(c.frame, flow.warp(c.key_frame, c.to_key), c.trust, c.key_share, v.structure_tolerance)
+    """tracking.holds for a lane's carry moved to its new frame: keep [1,1,H,W] and whether its keyframe is
+    dreamed again ([] bool; for blur or a new picture only REDREAM_GAP frames or more after the last keyframe
+    or rebase, so that flow that goes wrong frame after frame does not re-key every frame)."""
+    keep, brighter, changed = holds(c.frame, flow.warp(c.key_frame, c.to_key), c.trust, c.key_share,
+                                    v.structure_tolerance)
+    return keep, (brighter | changed) if c.age >= REDREAM_GAP else brighter
+
+
+REDREAM_GAP = 4  # frames at least from a keyframe or rebase to re-dreaming it for blur or a new picture
 
 
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width

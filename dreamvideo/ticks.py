@@ -11,6 +11,7 @@ from . import objectives
 from .staging import upload
 
 REPAINT_GAP = 12  # frames at least from a keyframe or a rebase to a repaint: changing content repaints that seldom
+REKEY_GAP = 4  # ... but a re-key (too little tracked) repaints from this many frames on, rather than only rebase
 
 
 @dataclass(frozen=True)
@@ -25,18 +26,25 @@ class Tick:
     repaint: list[bool]
 
 
-def plan_tick(ages: list[int | None], tracked: dict[int, float], v, lit: set[int] = frozenset()) -> Tick:
+def plan_tick(ages: list[int | None], tracked: dict[int, float], v, lit: set[int] = frozenset(),
+              painted: list[int | None] | None = None) -> Tick:
     """Decide a tick from each lane's carry age (None: no carry, a shot's first frame) and, for lanes carried
-    along a flow, the fraction of pixels still tracked. Lanes in `lit` (keyframe dreamed in the dark, the
-    picture since come up) get a fresh keyframe. More than video.repaint lost (when set) repaints them and
-    rebases; too little tracked (below video.rekey) or too old (video.rekey_every) re-keys: by rebasing on the
-    output, or by a fresh dream (rekey_mode = dream)."""
+    along a flow, the fraction of pixels still tracked. Lanes in `lit` (their keyframe is dreamed again, see
+    tracking.holds) get a fresh keyframe. More than video.repaint lost (when set) repaints them and rebases;
+    too little tracked (below video.rekey) or too old (video.rekey_every) re-keys: by rebasing on the output, or
+    by a fresh dream (rekey_mode = dream); with video.repaint set, a rebase for too little tracked repaints
+    first once REKEY_GAP frames have passed since the lane's keyframe or last repaint (`painted`, default the
+    ages: a fast pan rebases every frame, and what the refresh grew on the blur would become the keyframe,
+    with nothing to repaint it once the camera stops)."""
+    painted = ages if painted is None else painted
     fresh = [age is None or i in lit for i, age in enumerate(ages)]
     rebase, repaint = [False] * len(ages), [False] * len(ages)
     for i, fraction in tracked.items():
         if fresh[i]:
             continue
         if v.repaint and 1 - fraction > v.repaint and ages[i] >= REPAINT_GAP:
+            rebase[i] = repaint[i] = True
+        elif v.repaint and fraction < v.rekey and painted[i] >= REKEY_GAP and v.rekey_mode == "rebase":
             rebase[i] = repaint[i] = True
         elif fraction < v.rekey or (v.rekey_every and ages[i] >= v.rekey_every):
             rebase[i], fresh[i] = v.rekey_mode == "rebase", v.rekey_mode != "rebase"

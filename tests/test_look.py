@@ -287,7 +287,7 @@ def test_the_dream_holds_its_strength_through_a_long_pan():
 def test_a_rekey_continues_the_texture_instead_of_jumping():
     """Tracking lost below the threshold makes the current output the keyframe: the next frames continue it."""
     frames = pan(8, speed=3)
-    outs, _ = run(dreamer(), frames, ["video.rekey=0.99"])  # every frame re-keys
+    outs, _ = run(dreamer(), frames, ["video.rekey=0.99", "video.repaint=0"])  # every frame re-keys (no repaint)
     prev = detail(outs[3], frames[3])[:, 8:-8, 3 + 8:W - 8]
     cur = detail(outs[4], frames[4])[:, 8:-8, 8:W - 3 - 8]
     fresh = detail(outs[0], frames[0]).abs().mean()
@@ -392,7 +392,7 @@ def test_a_rekey_rebases_on_the_output_without_a_new_dream(monkeypatch):
     real = d.dream
     monkeypatch.setattr(d, "dream", lambda *a, **k: calls.append(1) or real(*a, **k))
     frames = pan(6, speed=3)
-    outs, carries = run(d, frames, ["video.rekey=0.99"])  # every frame re-keys
+    outs, carries = run(d, frames, ["video.rekey=0.99", "video.repaint=0"])  # every frame re-keys (no repaint)
     assert len(calls) == 1
     assert torch.allclose(carries[4].key_detail[0], detail(outs[4], frames[4]), atol=1 / 255)
 

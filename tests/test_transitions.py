@@ -100,13 +100,14 @@ def test_a_fade_from_black_dreams_the_picture_not_the_dark():
 
 def test_a_dream_of_a_blurred_picture_is_dreamed_again_once_it_is_sharp():
     """A whip pan or focus pull: the shot's keyframe is blurred; once the tracked picture shows SHARPER times its
-    structure, the keyframe is dreamed again."""
+    structure, the keyframe is dreamed again (not before animate.REDREAM_GAP frames after it: flow that goes
+    wrong frame after frame must not re-key every frame)."""
     sharp = pan(8, speed=1.0, blur=1.0)
     frames = [cv2.GaussianBlur(sharp[0], (0, 0), 1.5)] + sharp[1:]  # still like it (tracking.likeness): blurred
     now, then = (tracking.structure(tensor(f)) for f in frames[1::-1])
     assert float(tracking.sharper(now, then, torch.ones(1, 1, H, W))) >= tracking.SHARPER
     _, _, keyed = run(dreamer(), frames)
-    assert any(keyed[1:3])
+    assert any(keyed[1:6])  # from animate.REDREAM_GAP frames after the keyframe
 
 
 def test_a_dissolve_leaves_no_dream_of_the_first_picture():
@@ -159,3 +160,30 @@ def test_a_letterboxed_fade_from_black_through_the_command_line(tmp_path):
     for i, o in zip(ins, outs):  # the two rows next to the picture hold its colour (4:2:0): picture
         assert np.abs(o[:13].astype(int) - i[:13]).max() <= 2 and np.abs(o[-13:].astype(int) - i[-13:]).max() <= 2
     assert np.abs(outs[-1][15:-15].astype(float) - ins[-1][15:-15]).mean() > 2
+
+
+def test_a_shot_that_keeps_losing_its_tracking_gets_repainted():
+    """Flow that cannot follow the motion (here: none at all for a pan), so too little is tracked frame after
+    frame and it rebases every other frame. Rebasing alone would make what the refresh grew (the finest pattern) the
+    keyframe for the rest of the shot; from ticks.REKEY_GAP frames after the last keyframe or repaint, the
+    re-key repaints."""
+    frames = pan(12, speed=6.0, blur=1.0)
+    vd = VideoDreamer(dreamer(), load("default").video)
+    still = np.zeros((2, H, W), np.float32)  # wrong: the scene moves 6 px a frame
+    carry, trust, painted = None, [], []
+    for i, f in enumerate(frames):
+        (_,), (carry,) = vd.step([FrameIn(i, f, still if i else None, None, i == 0)], [carry])
+        painted.append(vd.repainted)
+        trust.append(carry.age)
+    assert trust[1:].count(0) >= 5  # rebased (or repainted) every other frame: too little tracked
+    assert any(painted[4:])
+
+
+def test_flow_that_goes_wrong_every_frame_re_keys_only_every_few_frames():
+    """A pan of a third of the frame a frame, blurred: the flow goes wrong while its pixels still pass the checks,
+    and the keyframe warped along it no longer looks like the frame (a new picture, every frame). Re-dreaming
+    waits animate.REDREAM_GAP frames, so at most one keyframe in that many."""
+    big = photo(w=W + 400)
+    frames = [cv2.blur(big[20:20 + H, 30 * k:30 * k + W], (15, 1)) for k in range(12)]
+    _, _, keyed = run(dreamer(), frames)
+    assert 2 <= sum(keyed) <= 3  # 0, 4, 8 (every frame without the wait)

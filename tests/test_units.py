@@ -257,7 +257,8 @@ def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
     """The tick's decisions, apart from the doing: a lane without a carry is a keyframe; one tracked too little
     rebases (or, with rekey_mode = dream, is dreamed afresh); rekey_every re-keys old carries; with video.repaint,
     one that lost more than that share is repainted and rebases, whatever the re-key settings, unless it is younger
-    than REPAINT_GAP frames (then the re-key settings decide)."""
+    than REPAINT_GAP frames (then the re-key settings decide: a rebase for too little tracked repaints too from
+    REKEY_GAP frames on)."""
     from dreamvideo.ticks import plan_tick
     from dreamvideo.config import VideoConfig
 
@@ -270,7 +271,12 @@ def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
     assert old.light == [0, 1] and old.rebase == [True, False]
     untracked = plan_tick([4], {}, v)  # flow = none: carried in place, never re-keyed by tracking
     assert untracked.light == [0] and untracked.rebase == [False]
-    assert tick.repaint == [False] * 3  # video.repaint = 0: never
+    assert tick.repaint == [False, True, False]  # a re-key past REKEY_GAP repaints (video.repaint is on)
+    young = plan_tick([3], {0: 0.2}, v)  # ... younger, it only rebases
+    assert young.rebase == [True] and young.repaint == [False]
+    rebased = plan_tick([1], {0: 0.2}, v, painted=[6])  # rebased a frame ago, repainted 6 frames ago
+    assert rebased.repaint == [True]
+    assert plan_tick([5], {0: 0.2}, VideoConfig(repaint=0)).repaint == [False]  # video.repaint = 0: never
     painted = plan_tick([13, 15, 17, 11], {0: 0.95, 1: 0.85, 2: 0.3, 3: 0.3},
                         VideoConfig(repaint=0.1, rekey_mode="dream"))
     assert painted.keys == [3] and painted.repaint == [False, True, True] and painted.rebase == [False, True, True]
