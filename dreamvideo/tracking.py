@@ -7,6 +7,11 @@ import torch
 from . import engine, flow
 
 
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """[B,1,H,W]: the luma (BT.601 weights) of frames [B,3,H,W]."""
+    return (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+
 LIGHT_RANGE = 4.0  # the most a change of light may brighten or dim a frame (per channel) and still be taken out
 
 
@@ -28,7 +33,7 @@ def shown_share(x: torch.Tensor) -> torch.Tensor:
     reaches a luma of DARK, less in proportion on darker frames, none on black. The dream fades out and in with
     the picture at the dark end of an editor's fades to and from black, and a black frame stays black; dark
     footage with a light in it keeps its whole dream."""
-    y = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    y = luma(x)
     brightest = torch.nn.functional.avg_pool2d(y, 8, ceil_mode=True).amax((2, 3), keepdim=True)
     return (brightest / DARK).clamp(0, 1)
 
@@ -41,7 +46,7 @@ def picture(x: torch.Tensor) -> torch.Tensor:
     a run of rows (columns) from an edge, each averaging a luma under BAR_MEAN with no pixel above BAR_MAX (a
     coded black with its noise and ringing); the dream is not shown there, so bars stay black. On the device,
     no sync."""
-    y = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1)
+    y = luma(x)[:, 0]
 
     def inside(dark: torch.Tensor) -> torch.Tensor:  # [B,N] bool per row (column) -> [B,N] 1 off the edge runs
         edge = dark.float().cumprod(1) + dark.flip(1).float().cumprod(1).flip(1)
@@ -73,7 +78,7 @@ def photometric(a: torch.Tensor, b: torch.Tensor, tolerance: float) -> torch.Ten
 
 def structure(x: torch.Tensor) -> torch.Tensor:
     """[B,1,H,W] high-pass of a frame's luma: its structure without slow changes of light."""
-    y = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    y = luma(x)
     return y - engine.gaussian_blur(y, 3.0)
 
 
@@ -90,9 +95,8 @@ def likeness(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor) -> torc
     """[B]: correlation (zero-mean, normalized) of the luma of frame x [B,3,H,W] and `source` [B,3,H,W] (its
     keyframe warped to it) over the tracked pixels (trust [B,1,H,W]), on 4 px cells (a pixel of flow error does
     not count): 1 for the same picture under any light, falling as another picture comes in (a dissolve)."""
-    luma = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     pool = lambda t: torch.nn.functional.avg_pool2d(t, 4, ceil_mode=True)  # noqa: E731
-    a, b, w = pool((x * luma).sum(1, keepdim=True)), pool((source * luma).sum(1, keepdim=True)), pool(trust)
+    a, b, w = pool(luma(x)), pool(luma(source)), pool(trust)
     mass = w.sum((1, 2, 3), keepdim=True) + 1e-6
     a, b = a - (a * w).sum((1, 2, 3), keepdim=True) / mass, b - (b * w).sum((1, 2, 3), keepdim=True) / mass
     ab, aa, bb = ((t * w).sum((1, 2, 3)) for t in (a * b, a * a, b * b))
