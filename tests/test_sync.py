@@ -85,11 +85,12 @@ def test_per_sample_objectives_never_sync():
     assert y.device.type == "meta" and log.syncs == []
 
 
-@pytest.mark.parametrize("tracked", [1.0, 0.7])
-def test_a_video_tick_reads_back_once_for_the_whole_batch(monkeypatch, tracked):
+@pytest.mark.parametrize("tracked, redo", [(1.0, 0.0), (0.7, 0.0), (1.0, 1.0)])
+def test_a_video_tick_reads_back_once_for_the_whole_batch(monkeypatch, tracked, redo):
     """Three lanes, all past their keyframe: carry along the flow, masks, the refresh (and, with 30 % lost, the
-    repaint) and the output. The only waits allowed are the one read-back of the tracked fractions and new-picture
-    checks (re-key, repaint and redream decisions) and the frames themselves."""
+    repaint; or, with `redo`, the middle lane's keyframe dreamed again, crossfaded, beside the others) and the
+    output. The only waits allowed are the one read-back of the tracked fractions and new-picture checks
+    (re-key, repaint and redream decisions) and the frames themselves."""
     d = meta_dreamer("dream.octaves=2", "dream.steps=1", "dream.microbatch=8")
     vd = VideoDreamer(d, d.cfg.video)
     vd.one_by_one = False
@@ -101,11 +102,11 @@ def test_a_video_tick_reads_back_once_for_the_whole_batch(monkeypatch, tracked):
     items = [FrameIn(10 + 50 * k, np.zeros((h, w, 3), np.uint8), flows, flows) for k in range(3)]
     reads = []
     # per lane its tracked fraction, then whether its keyframe is dreamed again (no)
-    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: reads.append(self.shape) or [tracked] * 3 + [0.0] * 3)
+    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: reads.append(self.shape) or [tracked] * 3 + [0.0, redo, 0.0])
     monkeypatch.setattr(animate, "to_frames", lambda out: [o.shape for o in out])  # the output read-back
     with SyncLog() as log:
         frames, new = vd.step(items, carries)
     assert len(frames) == 3 and all(c.extra.device.type == "meta" for c in new)
-    assert vd.repainted == (tracked < 1)
+    assert vd.repainted == (tracked < 1) and vd.keyed == bool(redo)
     assert reads == [torch.Size([6])]  # one read-back per tick, for all lanes
     assert log.syncs == []
