@@ -29,7 +29,7 @@ from .detail import energy, hold, soften_detail
 from .images import to_tensor
 from .staging import to_frames
 from .ticks import PerLane, batches, plan_tick
-from .tracking import holds, photometric, refind, relit, shown, shown_share
+from .tracking import holds, photometric, picture, refind, relit, shown, shown_share
 
 STATE_VERSION = "carry-11"  # in the job identity: a work folder of another version starts afresh
 
@@ -184,9 +184,9 @@ class VideoDreamer:
 
     def _key(self, s, items: list[FrameIn], nums=None, old: list | None = None) -> tuple[list[torch.Tensor], list[Carry]]:
         """Keyframes: the full octave dream, its new detail softened, shown as far as the picture's light lets
-        and not on letterbox bars (tracking.shown). `old[j]`: the detail [1,3,H,W] lane j showed until now, if its dream crossfades
-        into the new one (as a repaint's does) rather than starting a shot. Returns outputs [1,3,H,W] and
-        carries."""
+        and not on letterbox bars (tracking.shown). `old[j]`: the detail [1,3,H,W] lane j showed until now, if
+        its dream crossfades into the new one (as a repaint's does) rather than starting a shot. Returns outputs
+        [1,3,H,W] and carries."""
         x = torch.cat([to_tensor(item.frame, self.dreamer.device) for item in items])
         seed = self.dreamer.cfg.run.seed
         dream = replace(s.dream, step_size=nums.step_size.view(-1)) if nums else s.dream  # [B]: per sample
@@ -196,7 +196,7 @@ class VideoDreamer:
         share = shown_share(x)
         fade = torch.cat([REPAINT_FADE * (o - d[j:j + 1]) if o is not None else torch.zeros_like(d[j:j + 1])
                           for j, o in enumerate(old or [None] * len(items))])
-        out = (x + shown(x) * (d + fade)).clamp(0, 1)  # faded with the picture, none on bars (the carry keeps it)
+        out = (x + share * picture(x) * (d + fade)).clamp(0, 1)  # tracking.shown, its share computed once
         return [out[j:j + 1] for j in range(len(items))], \
             [replace(keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1]), fade=fade[j:j + 1]) for j in range(len(items))]
 
