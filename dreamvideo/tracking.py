@@ -151,13 +151,12 @@ def holds(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor, key_share:
     pixels tracked from it (trust [1,1,H,W]) and its shown_share (key_share [1,1,1,1]). Returns where its detail
     may be carried (keep [1,1,H,W]: tracked, and the scene's structure, compared under the same light, still
     the keyframe's there within `tolerance`) and whether it is to be dreamed again because the picture is no
-    longer the one it was dreamed on, two [] bools: it was dreamed in the dark and the picture has since come up
-    to twice its share (a fade in from black re-keys a few times; `brighter`); or (`changed`) it was blurred and
-    the tracked pixels now
-    show SHARPER times its structure (a whip pan, a focus pull: a dream of the blur would be carried over the
-    sharp picture); or another picture has come in (a dissolve: the tracked pixels, a quarter of the frame at
-    least, correlate less than NEW_PICTURE with it; with less tracked, as in a pan too fast for the flow, there
-    is nothing to compare, and the re-key and repaint rules take over)."""
+    longer the one it was dreamed on, two [] bools: `brighter`, it was dreamed in the dark and the picture has
+    since come up to twice its share (a fade in from black re-keys a few times); `changed`, it was blurred and
+    the tracked pixels now show SHARPER times its structure (a whip pan, a focus pull: a dream of the blur
+    would be carried over the sharp picture), or another picture has come in (a dissolve: the tracked pixels, a
+    quarter of the frame at least, correlate less than NEW_PICTURE with it; with less tracked, as in a pan too
+    fast for the flow, there is nothing to compare, and the re-key and repaint rules take over)."""
     now, then = structure(x), structure(relit(source, x))
     keep = trust * photometric(now, then, tolerance)
     share = key_share.view(())
