@@ -187,3 +187,70 @@ def test_flow_that_goes_wrong_every_frame_re_keys_only_every_few_frames():
     frames = [cv2.blur(big[20:20 + H, 30 * k:30 * k + W], (15, 1)) for k in range(12)]
     _, _, keyed = run(dreamer(), frames)
     assert 2 <= sum(keyed) <= 3  # 0, 4, 8 (every frame without the wait)
+
+
+def test_the_shots_light_follows_a_fade_out_not_a_flash_nor_lights_going_down():
+    """tracking.dimmed and light_share: a fade out takes the share toward 0 with the picture; a two-frame flash
+    raises the shot's light by at most RISE a frame, and it settles back before a strobe's next flash a second
+    later (no ratchet); after lights go down to 0.6, the whole dream is back within two seconds."""
+    one = torch.ones(1, 1, 1, 1)
+    light = one
+    for t in range(125):  # a flash of 1.7 every 25 frames: back to the shot's light before the next one
+        light = tracking.dimmed(light, one * {12: 1.7, 14: 1 / 1.7}.get(t % 25, 1.0))
+        assert t % 25 != 11 or float(light) == 1
+    light = tracking.dimmed(tracking.dimmed(one, one * 1.7), one)  # a flash of two frames
+    assert abs(float(light) - 1.7 / tracking.RISE ** 2) < 1e-5
+    shares = []
+    for change in [0.6 / 1.7] + [1.0] * 49:  # then lights down to 0.6
+        light = tracking.dimmed(light, one * change)
+        shares.append(float(tracking.light_share(light)))
+    assert shares[0] >= 0.6 / tracking.RISE ** 2 / tracking.KNEE - 1e-5 and shares[-1] == 1
+    light = one
+    shares = []
+    for k in range(10):  # a fade out to 0.1 over 10 frames
+        light = tracking.dimmed(light, one * (1 - 0.09 * (k + 1)) / (1 - 0.09 * k))
+        shares.append(float(tracking.light_share(light)))
+    assert shares[:2] == [1.0] * 2 and shares[-1] <= 0.1 / tracking.KNEE / tracking.SETTLE ** 10 + 1e-4
+    assert all(a > b for a, b in zip(shares[2:], shares[3:]))
+
+
+def test_the_change_of_light_is_taken_from_tracked_cells_only():
+    """tracking.light_change: the median over the cells the step tracked; with fewer than a quarter tracked (a
+    pan faster than the flow, unrelated content compared), no change."""
+    b = tensor(still(0, 1)[0])
+    a = b * 0.5
+    a[..., :, : W // 2] = 1.0  # the left half is other content, not tracked
+    step = torch.zeros(1, 1, H, W)
+    step[..., :, W // 2:] = 1
+    assert abs(float(tracking.light_change(b, a, step)) - 0.5) < 0.05
+    step[..., :, W // 8:] = 0  # an eighth of the frame tracked
+    assert float(tracking.light_change(b, a, step)) == 1
+
+
+def test_a_fade_out_takes_the_dream_down_with_the_picture():
+    """A pan faded out over 12 frames: from the picture's half light on, the dream shown falls with it (before,
+    it kept its whole strength until the brightest part was down to tracking.DARK: a bright dream over a dim
+    picture)."""
+    frames = synth.fade(pan(24, speed=1.0), fade_in=0, fade_out=12)
+    outs, _, _ = run(dreamer(), frames)
+    strength = [float(detail(o, f).abs().mean()) for o, f in zip(outs, frames)]
+    full = np.mean(strength[6:11])
+    gains = [(23 - t) / 12 for t in range(12, 24)]
+    for t, g in zip(range(12, 24), gains):
+        if g <= 0.4:  # strength in proportion to the light below tracking.KNEE, with a margin
+            assert strength[t] <= full * g / tracking.KNEE + 0.002, (t, g, strength[t], full)
+    assert strength[13] >= 0.8 * full  # at 0.83 of the light the dream is whole
+
+
+def test_a_keyframe_dreamed_again_keeps_the_shots_light():
+    """A keyframe dreamed again mid-shot (crossfaded from the carry it replaces) keeps that carry's light as a
+    share of the shot's: dreamed again in a fade out, its dream is shown as dimmed as the one before."""
+    from dataclasses import replace
+
+    vd = VideoDreamer(dreamer(), load("default").video)
+    f = pan(1)[0]
+    (fresh,), (carry,) = vd._key(vd.fixed, [FrameIn(0, f)])
+    dim = replace(carry, light=torch.full((1, 1, 1, 1), 0.25))
+    (again,), (redone,) = vd._key(vd.fixed, [FrameIn(0, f)], None, [dim])
+    assert float(redone.light) == 0.25
+    assert float(detail(again[0], f).abs().mean()) <= 0.55 * float(detail(fresh[0], f).abs().mean())
