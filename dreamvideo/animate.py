@@ -15,8 +15,9 @@ refresh alone grows only the finest pattern there) and the frame becomes the key
 the current output becomes the keyframe (it continues the same texture: no jump). A keyframe dreamed on a picture
 the frame no longer shows (in the dark of a fade, on a blurred frame, on the other picture of a dissolve) is
 dreamed again, crossfaded (tracking.holds). The output shows the dream as far as the frame's light lets, none on
-black frames or letterbox bars (tracking.shown), less as the light falls below the shot's (a fade out:
-tracking.dimmed)."""
+black frames or letterbox bars (tracking.shown), and through an editor's fade from or to black as much as the
+picture shows of its light (FrameIn.fade, found ahead by lanes.fade_shares).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -27,11 +28,11 @@ import torch
 from . import engine, flow
 from .detail import energy, hold, soften_detail
 from .images import to_tensor
-from .staging import to_frames
+from .staging import to_frames, upload
 from .ticks import PerLane, batches, plan_tick
-from .tracking import dimmed, holds, light_change, light_share, photometric, picture, refind, relit, shown, shown_share
+from .tracking import holds, photometric, picture, refind, relit, shown, shown_share
 
-STATE_VERSION = "carry-12"  # in the job identity: a work folder of another version starts afresh
+STATE_VERSION = "carry-12"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
 
 
 @dataclass
@@ -49,7 +50,6 @@ class Carry:
     step: torch.Tensor  # [1,1,H,W] in [0,1]: how far the last step along the flow can be trusted
     fade: torch.Tensor  # [1,3,H,W] what a repaint replaced (old minus new detail), fading out frame by frame
     key_share: torch.Tensor  # [1,1,1,1] tracking.shown_share of the keyframe (below 1: dreamed in the dark)
-    light: torch.Tensor  # [1,1,1,1] the frame's light as a share of its shot's (tracking.dimmed)
     age: int = 0  # frames since the keyframe
     painted: int = 0  # frames since a keyframe or repaint (a rebase alone does not count: ticks.REKEY_GAP)
 
@@ -67,6 +67,7 @@ class FrameIn:
     backward: np.ndarray | None = None  # float32 [2,H,W] flow to the previous frame (pinned fp16 after stage())
     forward: np.ndarray | None = None  # float32 [2,H,W] flow from the previous frame (idem)
     cut: bool = False  # first frame of a shot
+    fade: float = 1.0  # in an editor's fade from or to black: the share of its light the frame shows (lanes.fade_shares)
 
 
 def frame_generator(seed: int, index: int) -> torch.Generator:
@@ -74,14 +75,13 @@ def frame_generator(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + index)
 
 
-def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor, light: torch.Tensor | None = None) -> Carry:
+def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor) -> Carry:
     """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W] whose frame shows
-    `share` [1,1,1,1] of its dream (tracking.shown_share) and has `light` [1,1,1,1] of its shot's (default 1:
-    a shot starts)."""
+    `share` [1,1,1,1] of its dream (tracking.shown_share)."""
     one = torch.ones_like(detail[:, :1])
     zero = torch.zeros_like(detail)
     return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, zero, frame, detail, one, zero,
-                 share, torch.ones_like(share) if light is None else light)
+                 share)
 
 
 class VideoDreamer:
@@ -102,6 +102,10 @@ class VideoDreamer:
         """A flow [2,H,W] (numpy, or a pinned tensor from stage()) -> float32 [1,2,H,W] on the device."""
         return torch.as_tensor(a)[None].to(self.dreamer.device, non_blocking=True).float()
 
+    def _faded(self, items: list[FrameIn]) -> torch.Tensor:
+        """[B,1,1,1] on the device: the share of its light each item's frame shows (FrameIn.fade)."""
+        return upload(torch.tensor([float(item.fade) for item in items]).view(-1, 1, 1, 1), self.dreamer.device)
+
     def _carry_along(self, carry: Carry, item: FrameIn, v) -> Carry:
         """Move a lane's carry to the new frame along its backward flow. A step is trusted where it comes from
         inside the previous frame, the new frame matches the previous one warped and, given a forward flow
@@ -114,12 +118,11 @@ class VideoDreamer:
         trust = (trust > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
         to_key = back + to_key  # chained: t -> t-1 (back), then t-1 -> key (the old to_key, warped to t)
         extra, fade = extra * step, fade * step * REPAINT_FADE
-        light = dimmed(carry.light, light_change(before, x, step))
         if v.refind:  # uncovered again: the keyframe's dream comes back in place of what grew meanwhile
             guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)
             to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
         return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x,
-                       shown=shown, step=step, light=light, age=carry.age + 1, painted=carry.painted + 1)
+                       shown=shown, step=step, age=carry.age + 1, painted=carry.painted + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames (numpy; on CUDA HostFrames, which np.asarray
@@ -160,7 +163,7 @@ class VideoDreamer:
         self.keyed |= bool(tick.keys)
         self.repainted |= any(tick.repaint)
         if tick.keys:
-            old = [moved[i] if i in redo else None for i in tick.keys]  # crossfaded from
+            old = [moved[i].shown if i in redo else None for i in tick.keys]  # crossfaded from
             for i, o, c in zip(tick.keys, *self._key(s, [items[i] for i in tick.keys], nums and nums.pick(tick.keys),
                                                      old)):
                 out[i], new[i] = o, c
@@ -187,9 +190,9 @@ class VideoDreamer:
 
     def _key(self, s, items: list[FrameIn], nums=None, old: list | None = None) -> tuple[list[torch.Tensor], list[Carry]]:
         """Keyframes: the full octave dream, its new detail softened, shown as far as the picture's light lets
-        and not on letterbox bars (tracking.shown). `old[j]`: lane j's carry moved to this frame, if its dream
-        crossfades into the new one (as a repaint's does) rather than starting a shot: the new dream continues
-        from the detail it showed and keeps its light. Returns outputs [1,3,H,W] and carries."""
+        (tracking.shown, FrameIn.fade) and not on letterbox bars. `old[j]`: the detail [1,3,H,W] lane j showed until now, if
+        its dream crossfades into the new one (as a repaint's does) rather than starting a shot. Returns outputs
+        [1,3,H,W] and carries."""
         x = torch.cat([to_tensor(item.frame, self.dreamer.device) for item in items])
         seed = self.dreamer.cfg.run.seed
         dream = replace(s.dream, step_size=nums.step_size.view(-1)) if nums else s.dream  # [B]: per sample
@@ -197,14 +200,11 @@ class VideoDreamer:
         y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, dream, objective)
         d = soften_detail(y - x, x, s.video)  # no finer than motion can carry
         share = shown_share(x)
-        old = old or [None] * len(items)
-        fade = torch.cat([REPAINT_FADE * (o.shown - d[j:j + 1]) if o is not None else torch.zeros_like(d[j:j + 1])
-                          for j, o in enumerate(old)])
-        light = torch.cat([o.light if o is not None else torch.ones_like(share[j:j + 1]) for j, o in enumerate(old)])
-        out = (x + share * light_share(light) * picture(x) * (d + fade)).clamp(0, 1)  # tracking.shown, share once
+        fade = torch.cat([REPAINT_FADE * (o - d[j:j + 1]) if o is not None else torch.zeros_like(d[j:j + 1])
+                          for j, o in enumerate(old or [None] * len(items))])
+        out = (x + share * picture(x) * self._faded(items) * (d + fade)).clamp(0, 1)  # tracking.shown, its share once
         return [out[j:j + 1] for j in range(len(items))], \
-            [replace(keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1], light[j:j + 1]), fade=fade[j:j + 1])
-             for j in range(len(items))]
+            [replace(keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1]), fade=fade[j:j + 1]) for j in range(len(items))]
 
     def _continue(self, s, items: list[FrameIn], cs: list[Carry], keeps: list[torch.Tensor], rebase: list[bool],
                   repaint: list[bool], nums=None):
@@ -241,14 +241,14 @@ class VideoDreamer:
             detail[rows] = new + fade[rows]
         y = (base + detail).clamp(0, 1)
         extra = y - base - key - fade - pull
-        # faded with the picture and the shot's light, none on bars (the carry keeps all of it)
-        out = base + shown(base) * light_share(cat("light")) * (y - base)
+        # faded with the picture's light and through editors' fades, none on bars (the carry keeps all of it)
+        out = base + shown(base) * self._faded(items) * (y - base)
         outs, carries = [], []
         for j, c in enumerate(cs):
             outs.append(out[j:j + 1])
             if rebase[j]:  # this output, less what is fading out, becomes the lane's keyframe, at the shot's energy
                 carries.append(replace(keyframe(y[j:j + 1] - base[j:j + 1] - fade[j:j + 1], base[j:j + 1],
-                                                cs[j].key_share, c.light), key_energy=level[j:j + 1], fade=fade[j:j + 1],
+                                                cs[j].key_share), key_energy=level[j:j + 1], fade=fade[j:j + 1],
                                        painted=0 if repaint[j] else c.painted))
             else:
                 carries.append(replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1]))

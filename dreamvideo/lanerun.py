@@ -29,6 +29,7 @@ class LaneIO:
     start: int
     size: tuple[int, int]
     cuts: set[int]
+    fades: dict[int, float]  # job frame -> share of its light shown, for frames in fades (lanes.fade_shares)
     flow: str
     flow_width: int
     consistency: bool  # forward flows too
@@ -132,7 +133,8 @@ class LaneRun:
                 if rel >= first:
                     cut = rel == self.lane.begin or rel in j.cuts
                     back, fwd = prepare_flows(None if cut else prev, frame, j.flow, j.flow_width, j.consistency)
-                    _put(self.inbox, stage(FrameIn(j.start + rel, frame, back, fwd, cut), j.device), self.stop)
+                    item = FrameIn(j.start + rel, frame, back, fwd, cut, j.fades.get(rel, 1.0))
+                    _put(self.inbox, stage(item, j.device), self.stop)
                 prev = frame
         finally:
             frames.close()

@@ -46,17 +46,50 @@ def is_cut(prev: np.ndarray, cur: np.ndarray, threshold: float) -> bool:
 
 
 def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float,
-              damage: list | None = None) -> tuple[list[int], int]:
-    """Scene cuts (job-relative indices of shots' first frames, 0 excluded; is_cut) and the frames actually there.
-    `damage` receives the decoder's error lines."""
+              damage: list | None = None) -> tuple[list[int], int, list[float]]:
+    """Scene cuts (job-relative indices of shots' first frames, 0 excluded; is_cut), the frames actually there
+    and each one's light (light(), for fade_shares). `damage` receives the decoder's error lines."""
     h = thumb_height(info.width, info.height)
-    cuts, prev, n = [], None, 0
+    cuts, lights, prev, n = [], [], None, 0
     for n, thumb in enumerate(video.read_frames(info, start, count, (THUMB_WIDTH, h), damage=damage,
                                                      strict=False), 1):
         if prev is not None and is_cut(prev, thumb, threshold):
             cuts.append(n - 1)
+        lights.append(light(thumb))
         prev = thumb
-    return cuts, n
+    return cuts, n, lights
+
+
+def light(thumb: np.ndarray) -> float:
+    """The mean luma (BT.601) of a small uint8 RGB frame [H,W,3], in [0,1]."""
+    return round(float((thumb.reshape(-1, 3).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).mean())
+                 / 255, 5)
+
+
+BLACK = 0.03  # a frame whose mean luma is below this is black (coded black with its noise, a logo's last glow)
+STEP = 0.002  # a fade brightens or dims the mean luma by more than this every frame
+
+
+def fade_shares(lights: list[float]) -> dict[int, float]:
+    """For the frames of editors' fades from and to black, how much of its light each one shows (frame index ->
+    share in [0,1]), from every frame's mean luma (light()). A fade in is a run of frames each brighter than the
+    one before by more than STEP, starting at a black frame: each shows its light over the run's last frame's. A
+    fade out is such a run of darker frames ending at a black one: each shows its light over the run's first
+    frame's. Frames outside fades are left out (they show all their light). Seen ahead, from the whole run: a
+    fade in's first frames already know the light the picture will come up to."""
+    shares: dict[int, float] = {}
+    for i in range(len(lights) - 1):
+        if lights[i] < BLACK and lights[i + 1] > lights[i] + STEP:  # a fade in starts
+            end = i + 1
+            while end + 1 < len(lights) and lights[end + 1] > lights[end] + STEP:
+                end += 1
+            shares.update({k: min(1.0, lights[k] / lights[end]) for k in range(i, end)})
+        if lights[i + 1] < BLACK and lights[i] > lights[i + 1] + STEP:  # a fade out ends
+            first = i
+            while first > 0 and lights[first - 1] > lights[first] + STEP:
+                first -= 1
+            shares.update({k: min(shares.get(k, 1.0), lights[k] / lights[first]) for k in range(first + 1, i + 2)})
+    return shares
 
 
 @dataclass(frozen=True)

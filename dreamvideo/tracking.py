@@ -15,54 +15,14 @@ def luma(x: torch.Tensor) -> torch.Tensor:
 LIGHT_RANGE = 4.0  # the most a change of light may brighten or dim a frame (per channel) and still be taken out
 
 
-def gain(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """[B,C,1,1]: how many times brighter frame a [B,C,H,W] is than b, per channel: the median over 8 px cells
-    of a's mean over b's (by at most LIGHT_RANGE either way). A flash, a strobe, an exposure or colour change of
-    the whole frame is not a change of content; the median is blind to content that did change (a bright wall
-    sliding over 45 % of the frame: the ratio of whole-frame means dropped every pixel's tracking)."""
-    pool = lambda x: torch.nn.functional.avg_pool2d(x, 8, ceil_mode=True).flatten(2)  # noqa: E731
-    ratio = ((pool(a) + 0.01) / (pool(b) + 0.01)).median(2).values[..., None, None]
-    return ratio.clamp(1 / LIGHT_RANGE, LIGHT_RANGE)
-
-
 def relit(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """Frame b [B,C,H,W] under a's light (gain)."""
-    return b * gain(b, a)
-
-
-KNEE = 0.75  # a frame shows all its dream down to this share of its shot's light, less in proportion below
-RISE = 1.1  # the most a shot's light is taken to rise per frame (a two-frame flash of 1.7 raises it 1.21 times)
-SETTLE = 0.99  # ... and to fall: it comes back down after a flash, and a fade out outruns it
-
-
-def dimmed(light: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
-    """[B,1,1,1]: a frame's light as a share of its shot's, from the previous frame's (`light` [B,1,1,1]) and
-    how many times brighter the frame is than the previous one (`change` [B,1,1,1], e.g. light_change). The
-    shot's light follows the frame's, but by at most RISE times a frame up and SETTLE times down: a flash
-    hardly sets it, a fade out takes the share toward 0 with the picture, and after lights go down it comes
-    back to 1 over a few seconds."""
-    light = light * change
-    return light / light.clamp(SETTLE, RISE)
-
-
-def light_change(b: torch.Tensor, a: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-    """[B,1,1,1]: how many times brighter frame a [B,3,H,W] is than b (the previous frame warped to it), in
-    luma, the median over the 8 px cells that the step along the flow tracked (step [B,1,H,W] above 0.5 over
-    the whole cell); 1 where fewer than a quarter are (a pan too fast for the flow compares unrelated content)."""
-    pool = lambda x: torch.nn.functional.avg_pool2d(x, 8, ceil_mode=True).flatten(1)  # noqa: E731
-    tracked = pool((step > 0.5).to(a.dtype)) > 0.99
-    ratio = ((pool(luma(a)) + 0.01) / (pool(luma(b)) + 0.01)).clamp(1 / LIGHT_RANGE, LIGHT_RANGE)
-    middle = torch.where(tracked, ratio, torch.nan).nanmedian(1).values
-    enough = tracked.float().mean(1) >= 0.25
-    return torch.where(enough, middle, torch.ones_like(middle)).view(-1, 1, 1, 1)
-
-
-def light_share(light: torch.Tensor) -> torch.Tensor:
-    """[B,1,1,1] in [0,1]: how much of its dream a frame shows for its light as a share of its shot's (dimmed):
-    all of it down to KNEE, less in proportion below. An editor's fade out takes the dream down with the
-    picture (the whole way, not only at its dark end, as shown_share does), lights going down to 0.6 of the
-    shot's do not."""
-    return (light / KNEE).clamp(0, 1)
+    """Frame b [B,C,H,W] under a's light: each channel scaled by the median over 8 px cells of a's mean over b's
+    (by at most LIGHT_RANGE either way). A flash, a strobe, an exposure or colour change of the whole frame is
+    not a change of content; the median is blind to content that did change (a bright wall sliding over 45 %
+    of the frame: the ratio of whole-frame means dropped every pixel's tracking)."""
+    pool = lambda x: torch.nn.functional.avg_pool2d(x, 8, ceil_mode=True).flatten(2)  # noqa: E731
+    gain = ((pool(a) + 0.01) / (pool(b) + 0.01)).median(2).values[..., None, None]
+    return b * gain.clamp(1 / LIGHT_RANGE, LIGHT_RANGE)
 
 
 DARK = 0.2  # luma of a frame's brightest 8 px cell below which its dream is shown only in proportion
