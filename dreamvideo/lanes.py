@@ -66,17 +66,25 @@ def light(thumb: np.ndarray) -> float:
                  / 255, 5)
 
 
-BLACK = 0.03  # a frame whose mean luma is below this is black (coded black with its noise, a logo's last glow)
+BLACK = 0.03  # a frame whose mean luma is below this is black (coded black with its noise, a logo's last glow);
+# above 1 - BLACK, white
 STEP = 0.002  # a fade brightens or dims the mean luma by more than this every frame
 
 
 def fade_shares(lights: list[float]) -> dict[int, float]:
-    """For the frames of editors' fades from and to black, how much of its light each one shows (frame index ->
-    share in [0,1]), from every frame's mean luma (light()). A fade in is a run of frames each brighter than the
-    one before by more than STEP, starting at a black frame: each shows its light over the run's last frame's. A
-    fade out is such a run of darker frames ending at a black one: each shows its light over the run's first
-    frame's. Frames outside fades are left out (they show all their light). Seen ahead, from the whole run: a
-    fade in's first frames already know the light the picture will come up to."""
+    """For the frames of editors' fades from and to black or white, how much of the picture each one shows
+    (frame index -> share in [0,1]), from every frame's mean luma (light()); frames outside fades are left out
+    (they show all of it). See from_black; a fade to white is one to black of the luma's distance from white."""
+    black, white = from_black(lights), from_black([1 - x for x in lights])
+    return {k: min(black.get(k, 1.0), white.get(k, 1.0)) for k in sorted(black.keys() | white.keys())}
+
+
+def from_black(lights: list[float]) -> dict[int, float]:
+    """Fades from and to black in frames' mean luma (frame index -> share of the picture shown). A fade in is
+    a run of frames each brighter than the one before by more than STEP, starting at a black frame: each shows
+    its light over the run's last frame's. A fade out is such a run of darker frames ending at a black one: each
+    shows its light over the run's first frame's. Seen ahead, from the whole run: a fade in's first frames
+    already know the light the picture will come up to."""
     shares: dict[int, float] = {}
     for i in range(len(lights) - 1):
         if lights[i] < BLACK and lights[i + 1] > lights[i] + STEP:  # a fade in starts

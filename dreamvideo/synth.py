@@ -136,12 +136,12 @@ def strobe(frames: list[np.ndarray], every: int = 25, flash: float = 1.7, dim: f
     return [np.clip(f * np.float32(g), 0, 255).astype(np.uint8) for f, g in zip(frames, gains)]
 
 
-def fade(frames: list[np.ndarray], fade_in: int = 25, fade_out: int = 25) -> list[np.ndarray]:
-    """The frames uint8 [H,W,3] faded up from black over the first `fade_in` frames and down to black over the
-    last `fade_out` (an editor's fades: the shot's first frame is black)."""
+def fade(frames: list[np.ndarray], fade_in: int = 25, fade_out: int = 25, colour: int = 0) -> list[np.ndarray]:
+    """The frames uint8 [H,W,3] faded up from black (`colour` 0; 255: white) over the first `fade_in` frames and
+    down to it over the last `fade_out` (an editor's fades: the shot's first frame is all `colour`)."""
     n = len(frames)
     gains = [min(1.0, t / fade_in if fade_in else 1.0, (n - 1 - t) / fade_out if fade_out else 1.0) for t in range(n)]
-    return [(f * np.float32(g)).round().astype(np.uint8) for f, g in zip(frames, gains)]
+    return [(f * np.float32(g) + colour * np.float32(1 - g)).round().astype(np.uint8) for f, g in zip(frames, gains)]
 
 
 def dissolve(a: list[np.ndarray], b: list[np.ndarray], length: int = 25) -> list[np.ndarray]:

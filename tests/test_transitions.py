@@ -239,3 +239,21 @@ def test_the_dream_fades_in_and_out_with_the_picture():
         light = min(t / 10, (29 - t) / 10)
         assert abs(fades[t] - light) < 0.05, (t, fades[t], light)
         assert abs(strength[t] / full - light) < 0.2, (t, strength[t] / full, light)
+
+
+def test_fades_from_and_to_white_are_found_too():
+    """A fade to white (a flash transition) is one to black of the luma's distance from white: each frame shows
+    as much of its dream as of its picture, and a white frame none."""
+    from dreamvideo.lanes import fade_shares
+
+    lights = [0.4] * 3 + [0.4 + 0.6 * k / 4 for k in range(1, 5)] + [1.0 - 0.6 * k / 4 for k in range(1, 5)] + [0.4] * 3
+    shares = fade_shares(lights)  # up to white at frame 6, back down to the picture at frame 10
+    assert sorted(shares) == list(range(3, 10)) and shares[6] == 0
+    assert all(abs(shares[k] - (1 - lights[k]) / 0.6) < 1e-9 for k in shares)
+    frames = synth.fade(pan(30, speed=1.0), fade_in=10, fade_out=10, colour=255)
+    strength, fades = faded_run(frames)
+    full = float(np.mean(strength[12:18]))
+    assert strength[0] == 0 and strength[-1] == 0  # white stays white
+    for t in (3, 5, 24, 26):  # no more than the picture shows (less: what the dream brightens clips at white)
+        light = min(t / 10, (29 - t) / 10)
+        assert 0 < strength[t] / full <= light + 0.1, (t, strength[t] / full, light)
