@@ -13,6 +13,9 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   strobe   the camera clip under a strobe (two frames 1.7 times as bright every second) and, from 5 s, light
            dimmed to 0.6; its cuts found as find_cuts does (none: a change of light is not a cut)
   grain    the camera clip with sensor noise of 4 grey levels, new on every frame (real footage, low light)
+  web      the camera clip through H.264 at CRF 36 (blocking and smeared detail, as in a small web download)
+  camera60 the camera clip's 10 s at 60 frames a second (600 frames; a phone's video): the same motion in
+           smaller steps, and more refreshes a second
   fade     5 s of the camera clip faded up from black over its first second and down to black over its last
            (every clip's fades are found as a job's scan finds them: lanes.fade_shares)
   dissolve 5 s: the camera over one photo dissolving over 1 s into the camera over another (no cut)
@@ -62,7 +65,7 @@ def clips(width: int) -> dict:
     None)."""
     import cv2
     import skimage.data
-    from dreamvideo import config, synth, video
+    from dreamvideo import config, encode, synth, video
     from dreamvideo.lanes import THUMB_WIDTH, find_cuts, is_cut, thumb_height
 
     size = (width, width * 9 // 16)
@@ -73,9 +76,15 @@ def clips(width: int) -> dict:
         info = video.count_frames(video.probe(path))
         cut = list(video.read_frames(info, 0, info.frames))
         cuts, _, _ = find_cuts(info, 0, info.frames, config.VideoConfig().cut_threshold)
-    photo = skimage.data.astronaut()
-    path = synth.camera_path(photo.shape, size, 250)
-    camera = synth.camera(photo, size, 250)
+        photo = skimage.data.astronaut()
+        path = synth.camera_path(photo.shape, size, 250)
+        camera = synth.camera(photo, size, 250)
+        web = os.path.join(tmp, "web.mp4")
+        writer = encode.Writer(web, *size, Fraction(25), encode.Encoding("libx264", WEB_CRF))
+        for f in camera:
+            writer.write(f)
+        writer.close()
+        web = list(video.read_frames(video.count_frames(video.probe(web)), 0, len(camera)))
     grain = synth.grain(camera)
     lit = synth.strobe(camera)
     thumb = (THUMB_WIDTH, thumb_height(*size))  # as find_cuts reads them
@@ -112,6 +121,8 @@ def clips(width: int) -> dict:
             "cut": (cut, set(cuts), None, None, None),
             "sharp": (sharp, set(), None, lambda d: synth.glued(sharp, d, tiles.shape, sharp_path),
                       synth.camera_flows(tiles.shape, size, sharp_path)),
+            "web": (web, set(), None, None, None),
+            "camera60": (synth.camera(photo, size, 600), set(), None, None, None),
             "fade": (faded, detected(faded), None, None, None),
             "dissolve": (dissolve, detected(dissolve), None, None, None),
             "whip": (whip, detected(whip), None, None, None),
@@ -121,6 +132,8 @@ def clips(width: int) -> dict:
 
 
 XFADE_BEFORE = 49  # the xfade clip's last frame of its first shot alone
+WEB_CRF = 36  # the web clip's H.264 quality: about 24 kbit/s at 256x144, the blocking of a small web download
+FPS = {"camera60": 60}  # clips not at 25 frames a second (for the half seconds of persistence)
 COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints")  # what `render` saves of a render's cost
 
 
@@ -202,7 +215,8 @@ def measure(name, frames, cuts, masks, truth, out, cost, tracked=None) -> dict:
     from dreamvideo import metrics
 
     flows = metrics.input_flows(frames)
-    shots = metrics.persistence(out, frames, cuts)
+    fps = FPS.get(name.split(",")[0], 25)
+    shots = metrics.persistence(out, frames, cuts, fps)
     row = {"clip": name, "frames": len(frames),
            "persist_strength": min(s for s, _ in shots), "persist_detail": min(d for _, d in shots),
            "flicker": metrics.warping_error(out, flows, cuts) / metrics.warping_error(frames, flows, cuts),
@@ -212,7 +226,7 @@ def measure(name, frames, cuts, masks, truth, out, cost, tracked=None) -> dict:
            "ghost": metrics.ghost(out, frames, masks) if masks else
            metrics.leftover(out, frames, XFADE_BEFORE) if name.startswith("xfade") else float("nan"),
            "object": metrics.object_share(out, frames, masks) if masks else float("nan"),
-           "persist_scale": min(metrics.scale_persistence(out, frames, cuts)), **cost}
+           "persist_scale": min(metrics.scale_persistence(out, frames, cuts, fps)), **cost}
     row["tracked_flicker"], row["other_flicker"], row["tracked"] = \
         split_flicker(frames, out, flows, cuts, tracked) if tracked is not None else (float("nan"),) * 3
     return row
