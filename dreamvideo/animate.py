@@ -262,7 +262,7 @@ class VideoDreamer:
         agree), with as many times the step: the same growth per second. dream.max_loss does not apply: the
         frame's score counts the dream carried in, and the hold already sets each step. Returns the detail."""
         v = s.video
-        k = v.refresh_octaves or refresh_octaves(base.shape[-1], s.dream)
+        k = v.refresh_octaves or refresh_octaves(max(base.shape[-2:]), s.dream)
         step_map = (nums.step_size * nums.light_step if nums else s.dream.step_size * v.light_step) * gain \
             * (k if v.refresh_turns else 1)
         maps = [step_map[:, :1]] * (k - 1) + [step_map[:, 1:]]  # coarse to fine
@@ -311,8 +311,9 @@ REFRESH_WIDTH = 360  # px: with video.refresh_octaves = 0, later frames are refr
 
 
 def refresh_octaves(width: int, dream) -> int:
-    """How many of the finest octaves later frames are dreamed at (video.refresh_octaves = 0): at least 2, and
-    enough that the coarsest is at most REFRESH_WIDTH wide, so that big frames keep their coarse dream too; at
+    """How many of the finest octaves later frames are dreamed at (video.refresh_octaves = 0), for a frame whose
+    longer side is `width`: at least 2, and enough that the coarsest's is at most REFRESH_WIDTH, so that big
+    frames keep their coarse dream too; at
     most the keyframe's octaves. (At 640 wide over 4 s, 2 octaves let strength fall to 0.89 of the start, 3
     held 0.95.)"""
     k = 2

@@ -86,8 +86,8 @@ class VideoConfig:
     light_steps: int = setting(1, "ascent steps per octave on later frames", limits=(0, 100))
     light_step: float = setting(0.25, "later frames' step size, relative to dream.step_size", limits=(0.0, 10.0),
                                 animated=True)
-    refresh_octaves: int = setting(0, "the finest octaves later frames are dreamed at (0: by the frame's width, 2 "
-                                      "up to about 500 px, more above, at most dream.octaves)", limits=(0, 12))
+    refresh_octaves: int = setting(0, "the finest octaves later frames are dreamed at (0: by the frame's longer "
+                                      "side, 2 up to about 500 px, more above, at most dream.octaves)", limits=(0, 12))
     refresh_turns: bool = setting(True, "each later frame refreshes one of those octaves, in turn, with as many "
                                         "times the step (cost); false: all of them on every frame")
     reveal_boost: float = setting(8.0, "step multiplier where the dream falls short of the keyframe's energy "
@@ -101,8 +101,8 @@ class VideoConfig:
                                           "more than this", limits=(0.001, 10.0))
     structure_tolerance: float = setting(0.05, "... nor where the scene's structure differs from the keyframe's by "
                                                "more", limits=(0.001, 10.0))
-    soften: float = setting(0.75, "Gaussian sigma (px) on each frame's new dream detail up to 360 px wide, growing "
-                                  "with the square root of the width to 4/3 of it at 640 and above: texture finer "
+    soften: float = setting(0.75, "Gaussian sigma (px) on each frame's new dream detail up to 360 px on its longer "
+                                  "side, growing with its square root to 4/3 of it at 640 and above: texture finer "
                                   "than the flow's error cannot be carried", limits=(0.0, 5.0))
     soften_smooth: float = setting(1.5, "times that softening where the frame is smooth (sky, walls, smoke, scaled-up "
                                         "footage: the flow is least sure there), the dream's local energy kept: "

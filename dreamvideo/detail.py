@@ -12,15 +12,16 @@ from .tracking import cells, smoothness
 SMOOTH_TEXTURE = 0.01  # a frame's fine texture (tracking.smoothness) from which it counts as fully textured
 SMOOTH_GAIN = 2.0  # at most this gain brings the more softened detail of smooth regions back to its energy
 # (the mean |detail| over 8 px cells)
-SOFTEN_WIDTHS = (360, 640)  # px: from the first width to the second the softening grows, then stays
+SOFTEN_WIDTHS = (360, 640)  # px of a frame's longer side: from the first to the second the softening grows, then stays
 HOLD_DECAY = 0.1  # share (in log terms) of a dream's excess over its level that goes each frame. Half, as before,
 # measured the same flicker at 256 and 384 wide and more at 640 (camera 3.21 against 3.12), with less strength
 # (smoke 0.0503 against 0.0521 at 256, 0.0466 against 0.0485 at 640): taking it at once, the refresh regrew it.
 
 
 def softening(width: int, soften: float) -> float:
-    """The Gaussian sigma (px) on a frame's new dream detail: video.soften up to 360 px wide (SOFTEN_WIDTHS), times
-    the square root of the width over that, up to 4/3 at 640 px and above (0.75 px grows to 1.0). Measured on the
+    """The Gaussian sigma (px) on a frame's new dream detail, for the frame's longer side `width` (a portrait
+    frame as the landscape one of the same size): video.soften up to 360 px (SOFTEN_WIDTHS), times the square
+    root of the width over that, up to 4/3 at 640 px and above (0.75 px grows to 1.0). Measured on the
     sharp clip (look.py, pixel-level detail at every width): 0.75 px let flicker rise from 1.57 at 256 wide to
     2.08 at 640 and no further (2.07 at 1280); 1.0 px measured 1.75 and 1.77 there at strength 0.057 and 0.056;
     growing on to 1.41 px at 1280 cost strength (0.050) for 1.53 (all before REFRESH_SLACK)."""
@@ -30,10 +31,10 @@ def softening(width: int, soften: float) -> float:
 
 def soften_detail(detail: torch.Tensor, frame: torch.Tensor, v, times: float = 1.0) -> torch.Tensor:
     """New dream detail [B,3,H,W] dreamed on `frame` [B,3,H,W], softened to what motion can carry: a Gaussian of
-    `times` x softening(width, video.soften) where the frame has pixel-level texture; where it is smooth
+    `times` x softening(longer side, video.soften) where the frame has pixel-level texture; where it is smooth
     (smoothness, up to SMOOTH_TEXTURE), whose flow errs most, video.soften_smooth times that, then brought back to
     the local energy of the first (at most SMOOTH_GAIN times): the dream there is coarser, not weaker."""
-    sigma = softening(frame.shape[-1], v.soften) * times
+    sigma = softening(max(frame.shape[-2:]), v.soften) * times
     fine = engine.gaussian_blur(detail, sigma)
     if v.soften_smooth == 1 or sigma == 0:
         return fine

@@ -449,14 +449,16 @@ def test_no_sharpness_pop_after_the_keyframe():
 
 def test_the_softening_grows_with_the_frame_width():
     """A keyframe's new detail is softened by video.soften on small frames, and on bigger ones by up to 4/3 as much
-    (the square root of the width over 360 px, up to 640 px): the flow's error in pixels grows with the frame."""
+    (the square root of the longer side over 360 px, up to 640 px): the flow's error in pixels grows with the
+    frame. A portrait frame is softened by its height, as the landscape frame of the same size."""
     from dreamvideo import engine
     from dreamvideo.images import to_tensor, to_uint8
 
     d = dreamer()
     soften = config.VideoConfig().soften
-    for width, sigma in ((180, soften), (480, soften * (480 / 360) ** 0.5), (1440, soften * 4 / 3)):
-        frame = photo(w=width, h=H)
+    for width, height, sigma in ((180, H, soften), (480, H, soften * (480 / 360) ** 0.5), (1440, H, soften * 4 / 3),
+                                 (H, 480, soften * (480 / 360) ** 0.5)):
+        frame = photo(w=width, h=height)
         out = run(d, [frame], ["video.soften_smooth=1"])[0][0]  # the width alone (smooth regions: the next test)
         x = to_tensor(frame)
         y = d.dream(x, animate.frame_generator(d.cfg.run.seed, 0))
@@ -591,8 +593,8 @@ def test_evolve_keeps_the_dream_changing():
 
 
 def test_refresh_reaches_coarser_octaves_on_bigger_frames(monkeypatch):
-    """video.refresh_octaves = 0 refreshes 2 octaves up to about 500 px wide and more above (the coarse dream of
-    a big frame faded otherwise); a number given is used as it is."""
+    """video.refresh_octaves = 0 refreshes 2 octaves up to about 500 px on the frame's longer side and more above
+    (the coarse dream of a big frame faded otherwise); a number given is used as it is."""
     from dreamvideo import engine
     from dreamvideo.animate import refresh_octaves
     from dreamvideo.config import DreamConfig
@@ -606,4 +608,5 @@ def test_refresh_reaches_coarser_octaves_on_bigger_frames(monkeypatch):
     d = dreamer("dream.octaves=4")
     run(d, big)
     run(d, big, ["video.refresh_octaves=2"])
-    assert seen == [3, 3, 2, 2]
+    run(d, [np.ascontiguousarray(f.transpose(1, 0, 2)) for f in big])  # portrait: by its longer side, as landscape
+    assert seen == [3, 3, 2, 2, 3, 3]
