@@ -30,7 +30,7 @@ from .detail import energy, hold, soften_detail
 from .images import to_tensor
 from .staging import to_frames, upload
 from .ticks import PerLane, batches, plan_tick
-from .tracking import holds, photometric, picture, refind, relit, shown, shown_share
+from .tracking import held_still, holds, photometric, picture, refind, relit, shown, shown_share
 
 STATE_VERSION = "carry-12"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
 
@@ -112,6 +112,7 @@ class VideoDreamer:
         (video.consistency), the two flows agree."""
         back, x = self._tensor(item.backward), to_tensor(item.frame, self.dreamer.device)
         valid = flow.consistent(back, self._tensor(item.forward)) if item.forward is not None else flow.inside(back)
+        back = back * (1 - held_still(back, flow.warp(carry.frame, back), carry.frame, x))  # a still logo stays
         before, trust, to_key = flow.warp_all([carry.frame, carry.trust, carry.to_key], back)
         extra, fade, shown = flow.warp_all([carry.extra, carry.fade, carry.shown], back, mode="bicubic")
         step = valid * photometric(x, relit(before, x), v.match_tolerance)  # a change of light is no new content

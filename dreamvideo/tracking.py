@@ -69,6 +69,18 @@ def mismatch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return engine.gaussian_blur((a - b).abs().mean(1, keepdim=True), 1.0)
 
 
+STILL_MARGIN = 0.02  # a pixel holds still where it matches the previous frame in place by this much better
+
+
+def held_still(back: torch.Tensor, before: torch.Tensor, prev: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """[B,1,H,W]: 1 where frame x [B,3,H,W] matches the previous frame `prev` in place better, by STILL_MARGIN
+    (mismatch, in [0,1] units), than along the flow `back` [B,2,H,W] (`before`: prev warped along it) and the
+    flow moves it: a static logo, a burned-in title, a still background beside a moving subject, that the flow
+    dragged along. Flat regions, which match either way, keep the flow."""
+    moved = (back.pow(2).sum(1, keepdim=True) > 0.01).float()
+    return moved * (mismatch(x, prev) + STILL_MARGIN < mismatch(x, before)).float()
+
+
 def photometric(a: torch.Tensor, b: torch.Tensor, tolerance: float) -> torch.Tensor:
     """[B,1,H,W] in [0,1]: exactly 1 where two aligned frames differ by at most `tolerance` (mismatch, in [0,1]
     units), falling to 0 at twice that. Exactly 1 within the tolerance: a confidence applied frame after frame

@@ -610,3 +610,35 @@ def test_refresh_reaches_coarser_octaves_on_bigger_frames(monkeypatch):
     run(d, big, ["video.refresh_octaves=2"])
     run(d, [np.ascontiguousarray(f.transpose(1, 0, 2)) for f in big])  # portrait: by its longer side, as landscape
     assert seen == [3, 3, 2, 2, 3, 3]
+
+
+def test_a_static_logo_keeps_its_dream_where_the_flow_drags_it_along():
+    """A burned-in title over a pan, and a flow that moves it with the background (as DIS does to thin static
+    text): where the frame matches the previous one in place clearly better than along the flow, the pixel is
+    taken to hold still (tracking.held_still), so the title keeps its keyframe's dream (without: 0.13 of its
+    pixels from the second frame on) and the background its own."""
+    import cv2
+
+    mask = np.zeros((H, W), np.uint8)
+    cv2.putText(mask, "TV", (W - 44, H - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.7, 255, 2)
+    frames = [np.where(mask[..., None] > 0, 250, f).astype(np.uint8) for f in pan(8, speed=2.0)]
+    drag = np.zeros((2, H, W), np.float32)
+    drag[0] = 2.0  # the background's motion, everywhere
+    vd = VideoDreamer(dreamer(), config.load("default").video)
+    title, rest = torch.from_numpy(mask > 128), torch.from_numpy(cv2.dilate(mask, np.ones((7, 7))) == 0)
+    carry = None
+    for i, f in enumerate(frames):
+        (_,), (carry,) = vd.step([FrameIn(i, f, drag if i else None, None, i == 0)], [carry])
+        assert float(carry.trust[0, 0][title].mean()) >= 0.95 and float(carry.trust[0, 0][rest].mean()) >= 0.8
+
+
+def test_flat_regions_keep_their_flow():
+    """tracking.held_still: a flat region matches in place as well as along the flow, so it keeps the flow (the
+    dream on a sky moves with the camera); textured content that moved does not hold still."""
+    frames = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in pan(2, speed=2.0)]
+    back = torch.zeros(1, 2, H, W)
+    back[:, 0] = 2.0
+    before = flow.warp(frames[0], back)
+    assert float(tracking.held_still(back, before, frames[0], frames[1]).mean()) < 0.02
+    flat = torch.full((1, 3, H, W), 0.6)
+    assert float(tracking.held_still(back, flat, flat, flat).max()) == 0
