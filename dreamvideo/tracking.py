@@ -42,15 +42,16 @@ BAR_MEAN, BAR_MAX = 0.03, 0.08  # luma: a bar's rows (columns) average less than
 
 
 def picture(x: torch.Tensor) -> torch.Tensor:
-    """[B,1,H,W]: 0 on a frame's [B,3,H,W] letterbox or pillarbox bars, 1 on the picture between them. A bar is
-    a run of rows (columns) from an edge, each averaging a luma under BAR_MEAN with no pixel above BAR_MAX (a
-    coded black with its noise and ringing); the dream is not shown there, so bars stay black. On the device,
-    no sync."""
+    """[B,1,H,W]: 0 on a frame's [B,3,H,W] letterbox or pillarbox bars, 1 on the picture between them. Bars are
+    runs of rows (columns) from both opposite edges, each averaging a luma under BAR_MEAN with no pixel above
+    BAR_MAX (a coded black with its noise and ringing); the dream is not shown there, so bars stay black. A dark
+    run from one edge alone is picture (a night sky above a lit street). On the device, no sync."""
     y = luma(x)[:, 0]
 
     def inside(dark: torch.Tensor) -> torch.Tensor:  # [B,N] bool per row (column) -> [B,N] 1 off the edge runs
         edge = dark.float().cumprod(1) + dark.flip(1).float().cumprod(1).flip(1)
-        return (edge == 0).to(x.dtype)
+        both = (dark[:, :1] & dark[:, -1:]).to(x.dtype)  # [B,1]: bars come in pairs
+        return 1 - (edge > 0).to(x.dtype) * both
 
     rows = inside((y.mean(2) < BAR_MEAN) & (y.amax(2) < BAR_MAX))  # [B,H]
     cols = inside((y.mean(1) < BAR_MEAN) & (y.amax(1) < BAR_MAX))  # [B,W]

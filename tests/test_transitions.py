@@ -77,15 +77,25 @@ def test_letterbox_and_pillarbox_bars_stay_black():
         assert float(change[:, 8:H - 8, 12:W - 12].mean()) > 0.01
 
 
-def test_only_dark_runs_from_the_edges_are_bars():
+def test_only_dark_runs_from_both_opposite_edges_are_bars():
+    """Bars come in pairs: dark runs at the top and the bottom (one may be shorter: burned-in subtitles in the
+    bottom bar), or at the left and the right. A dark stripe inside the picture, or a dark run from one edge
+    alone (a night sky), is picture."""
     x = torch.full((1, 3, 40, 60), 0.5)
     x[..., :5, :] = 0.02  # a bar at the top
+    x[..., 37:, :] = 0.02  # and a shorter one at the bottom
     x[..., 20:25, :] = 0.0  # a black stripe inside the picture is picture
-    x[..., :, -4:] = 0.02  # a bar at the right
-    x[..., 38, 30] = 0.5  # a bright pixel in the bottom row: no bar there
+    x[..., :, -4:] = 0.02  # a dark run at the right alone
+    x[..., 38, 30] = 0.5  # a bright pixel in the bottom bar's second row: the bar is the row below it
     p = tracking.picture(x)[0, 0]
-    assert float(p[:5].max()) == 0 and float(p[:, -4:].max()) == 0
-    assert float(p[5:, :-4].min()) == 1
+    assert float(p[:5].max()) == 0 and float(p[-1:].max()) == 0
+    assert float(p[5:-1].min()) == 1
+    sky = torch.full((1, 3, 40, 60), 0.5)
+    sky[..., :12, :] = 0.01  # a night sky, black from edge to edge, above a lit street
+    assert float(tracking.picture(sky).min()) == 1
+    sky[..., :, :3] = sky[..., :, -3:] = 0.01  # pillarbox bars beside it are still bars
+    p = tracking.picture(sky)[0, 0]
+    assert float(p[:, :3].max()) == 0 and float(p[:, -3:].max()) == 0 and float(p[:, 3:-3].min()) == 1
 
 
 def test_a_fade_from_black_dreams_the_picture_not_the_dark():
