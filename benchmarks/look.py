@@ -14,6 +14,8 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
            dimmed to 0.6; its cuts found as find_cuts does (none: a change of light is not a cut)
   grain    the camera clip with sensor noise of 4 grey levels, new on every frame (real footage, low light)
   web      the camera clip through H.264 at CRF 36 (blocking and smeared detail, as in a small web download)
+  title    the camera clip's first 5 s under a static white title (a logo, a burned-in caption); its ghost column
+           is the title's shimmer (dreamvideo.metrics.shimmer: about 0 when the dream on it holds still)
   camera60 the camera clip's 10 s at 60 frames a second (600 frames; a phone's video): the same motion in
            smaller steps, and more refreshes a second
   fade     5 s of the camera clip faded up from black over its first second and down to black over its last
@@ -110,6 +112,7 @@ def clips(width: int) -> dict:
     locked = [cv2.resize(p[(p.shape[0] - p.shape[1] * 9 // 16) // 2:][:p.shape[1] * 9 // 16], size,
                          interpolation=cv2.INTER_AREA) for p in (photo, skimage.data.coffee())]  # middle, 16:9
     xfade = synth.grain(synth.dissolve([locked[0]] * 75, [locked[1]] * 75, 25))  # the first alone up to frame 49
+    title, TITLE[width] = synth.titled(camera[:125])
     return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
             "grain": (grain, set(), None, lambda d: synth.glued(grain, d, photo.shape, path),
@@ -122,6 +125,7 @@ def clips(width: int) -> dict:
             "sharp": (sharp, set(), None, lambda d: synth.glued(sharp, d, tiles.shape, sharp_path),
                       synth.camera_flows(tiles.shape, size, sharp_path)),
             "web": (web, set(), None, None, None),
+            "title": (title, set(), None, None, None),
             "camera60": (synth.camera(photo, size, 600), set(), None, None, None),
             "fade": (faded, detected(faded), None, None, None),
             "dissolve": (dissolve, detected(dissolve), None, None, None),
@@ -133,7 +137,8 @@ def clips(width: int) -> dict:
 
 XFADE_BEFORE = 49  # the xfade clip's last frame of its first shot alone
 WEB_CRF = 36  # the web clip's H.264 quality: about 24 kbit/s at 256x144, the blocking of a small web download
-FPS = {"camera60": 60}  # clips not at 25 frames a second (for the half seconds of persistence)
+FPS = {"camera60": 60}
+TITLE: dict = {}  # width -> the title clip's title mask (bool [H,W]; synth.titled)  # clips not at 25 frames a second (for the half seconds of persistence)
 COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints")  # what `render` saves of a render's cost
 
 
@@ -224,7 +229,8 @@ def measure(name, frames, cuts, masks, truth, out, cost, tracked=None) -> dict:
            "strength": metrics.strength(out, frames), "detail": metrics.detail(out) / metrics.detail(frames),
            "true_flicker": metrics.true_flicker(out, frames, truth) if truth else float("nan"),
            "ghost": metrics.ghost(out, frames, masks) if masks else
-           metrics.leftover(out, frames, XFADE_BEFORE) if name.startswith("xfade") else float("nan"),
+           metrics.leftover(out, frames, XFADE_BEFORE) if name.startswith("xfade") else
+           metrics.shimmer(out, frames, TITLE[frames[0].shape[1]]) if name.startswith("title") else float("nan"),
            "object": metrics.object_share(out, frames, masks) if masks else float("nan"),
            "persist_scale": min(metrics.scale_persistence(out, frames, cuts, fps)), **cost}
     row["tracked_flicker"], row["other_flicker"], row["tracked"] = \

@@ -149,6 +149,15 @@ def object_share(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.nd
     return float(np.mean(shares)) if shares else float("nan")
 
 
+def shimmer(out: list[np.ndarray], inp: list[np.ndarray], still: np.ndarray) -> float:
+    """On pixels that do not move (bool [H,W] `still`, e.g. a static title over a moving scene): the mean
+    change of the output from frame to frame over the mean strength of the dream there. About 0: the dream
+    there holds still with them; near 1: it is dropped and grown again every frame."""
+    change = np.mean([np.abs(b.astype(np.float32) - a)[still].mean() for a, b in zip(out, out[1:])])
+    strength = np.mean([np.abs(o.astype(np.float32) - i)[still].mean() for o, i in zip(out, inp)])
+    return float(change / max(strength, 1e-9))
+
+
 def leftover(out: list[np.ndarray], inp: list[np.ndarray], before: int) -> float:
     """After a dissolve between two locked-off shots: the correlation of the dream (out - in) on the last frame with
     the dream on frame `before`, the first shot's last frame alone. About 0: the second picture's dream is its

@@ -144,6 +144,19 @@ def fade(frames: list[np.ndarray], fade_in: int = 25, fade_out: int = 25, colour
     return [(f * np.float32(g) + colour * np.float32(1 - g)).round().astype(np.uint8) for f, g in zip(frames, gains)]
 
 
+def titled(frames: list[np.ndarray], text: str = "DREAM TV") -> tuple[list[np.ndarray], np.ndarray]:
+    """The frames uint8 [H,W,3] under a static white title in the lower right (a station logo, a burned-in
+    caption: thin strokes that do not move while the scene does), and the title's mask (bool [H,W])."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    alpha = np.zeros((h, w), np.uint8)
+    cv2.putText(alpha, text, (int(w * 0.62), int(h * 0.82)), cv2.FONT_HERSHEY_SIMPLEX, w / 640, 255,
+                max(1, w // 160), cv2.LINE_AA)
+    a = alpha[..., None].astype(np.float32) / 255
+    return [(f * (1 - a) + 255 * a).round().astype(np.uint8) for f in frames], alpha > 128
+
+
 def dissolve(a: list[np.ndarray], b: list[np.ndarray], length: int = 25) -> list[np.ndarray]:
     """Shot `a` dissolving into shot `b` (frames uint8 [H,W,3]): a's frames, then `length` frames where a's last
     ones cross-fade into b's first ones, then the rest of b (len(a) + len(b) - length frames: no hard cut)."""

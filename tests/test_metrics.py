@@ -74,3 +74,17 @@ def test_object_share_is_the_dream_on_the_object_over_the_rest():
     out[mask] = grey[mask] + 5  # half as much dream on the object
     assert metrics.object_share([out, out], [grey, grey], [mask, mask]) == pytest.approx(0.5)
     assert np.isnan(metrics.object_share([out], [grey], [np.zeros_like(mask)]))  # no object shown
+
+
+def test_shimmer_tells_a_dream_that_holds_still_from_one_regrown_every_frame():
+    """metrics.shimmer on a still region: 0 for the same dream on every frame, about 1 or more for a new one
+    every frame; leftover tells the first picture's dream lingering from a new one."""
+    rng = np.random.default_rng(0)
+    inp = [np.full((16, 16, 3), 128, np.uint8)] * 6
+    still = np.ones((16, 16), bool)
+    dream = rng.integers(-20, 20, (16, 16, 3))
+    held = [(128 + dream).astype(np.uint8)] * 6
+    regrown = [(128 + rng.integers(-20, 20, (16, 16, 3))).astype(np.uint8) for _ in range(6)]
+    assert metrics.shimmer(held, inp, still) == 0
+    assert metrics.shimmer(regrown, inp, still) > 0.9
+    assert metrics.leftover(held, inp, 0) > 0.99 and abs(metrics.leftover(regrown, inp, 0)) < 0.2
