@@ -137,8 +137,8 @@ def clips(width: int) -> dict:
 
 XFADE_BEFORE = 49  # the xfade clip's last frame of its first shot alone
 WEB_CRF = 36  # the web clip's H.264 quality: about 24 kbit/s at 256x144, the blocking of a small web download
-FPS = {"camera60": 60}
-TITLE: dict = {}  # width -> the title clip's title mask (bool [H,W]; synth.titled)  # clips not at 25 frames a second (for the half seconds of persistence)
+FPS = {"camera60": 60}  # clips not at 25 frames a second (for the half seconds of persistence)
+TITLE: dict = {}  # width -> the title clip's title mask (bool [H,W]; synth.titled)
 COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints")  # what `render` saves of a render's cost
 
 

@@ -15,8 +15,8 @@ refresh alone grows only the finest pattern there) and the frame becomes the key
 the current output becomes the keyframe (it continues the same texture: no jump). A keyframe dreamed on a picture
 the frame no longer shows (in the dark of a fade, on a blurred frame, on the other picture of a dissolve) is
 dreamed again, crossfaded (tracking.holds). The output shows the dream as far as the frame's light lets, none on
-black frames or letterbox bars (tracking.shown), and through an editor's fade from or to black as much as the
-picture shows of its light (FrameIn.fade, found ahead by lanes.fade_shares).
+black frames or letterbox bars (tracking.shown), and through an editor's fade from or to black or white as much
+as the frame shows of the picture (FrameIn.fade, found ahead by lanes.fade_shares).
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class FrameIn:
     backward: np.ndarray | None = None  # float32 [2,H,W] flow to the previous frame (pinned fp16 after stage())
     forward: np.ndarray | None = None  # float32 [2,H,W] flow from the previous frame (idem)
     cut: bool = False  # first frame of a shot
-    fade: float = 1.0  # in an editor's fade from or to black: the share of its light the frame shows (lanes.fade_shares)
+    fade: float = 1.0  # in an editor's fade from or to black or white: the share of the picture shown (lanes.fade_shares)
 
 
 def frame_generator(seed: int, index: int) -> torch.Generator:
@@ -103,7 +103,7 @@ class VideoDreamer:
         return torch.as_tensor(a)[None].to(self.dreamer.device, non_blocking=True).float()
 
     def _faded(self, items: list[FrameIn]) -> torch.Tensor:
-        """[B,1,1,1] on the device: the share of its light each item's frame shows (FrameIn.fade)."""
+        """[B,1,1,1] on the device: the share of the picture each item's frame shows (FrameIn.fade)."""
         return upload(torch.tensor([float(item.fade) for item in items]).view(-1, 1, 1, 1), self.dreamer.device)
 
     def _carry_along(self, carry: Carry, item: FrameIn, v) -> Carry:
@@ -191,9 +191,9 @@ class VideoDreamer:
 
     def _key(self, s, items: list[FrameIn], nums=None, old: list | None = None) -> tuple[list[torch.Tensor], list[Carry]]:
         """Keyframes: the full octave dream, its new detail softened, shown as far as the picture's light lets
-        (tracking.shown, FrameIn.fade) and not on letterbox bars. `old[j]`: the detail [1,3,H,W] lane j showed until now, if
-        its dream crossfades into the new one (as a repaint's does) rather than starting a shot. Returns outputs
-        [1,3,H,W] and carries."""
+        (tracking.shown, FrameIn.fade) and not on letterbox bars. `old[j]`: the detail [1,3,H,W] lane j showed
+        until now, if its dream crossfades into the new one (as a repaint's does) rather than starting a shot.
+        Returns outputs [1,3,H,W] and carries."""
         x = torch.cat([to_tensor(item.frame, self.dreamer.device) for item in items])
         seed = self.dreamer.cfg.run.seed
         dream = replace(s.dream, step_size=nums.step_size.view(-1)) if nums else s.dream  # [B]: per sample
@@ -203,7 +203,7 @@ class VideoDreamer:
         share = shown_share(x)
         fade = torch.cat([REPAINT_FADE * (o - d[j:j + 1]) if o is not None else torch.zeros_like(d[j:j + 1])
                           for j, o in enumerate(old or [None] * len(items))])
-        out = (x + share * picture(x) * self._faded(items) * (d + fade)).clamp(0, 1)  # tracking.shown, its share once
+        out = (x + share * picture(x) * self._faded(items) * (d + fade)).clamp(0, 1)  # tracking.shown, share once
         return [out[j:j + 1] for j in range(len(items))], \
             [replace(keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1]), fade=fade[j:j + 1]) for j in range(len(items))]
 

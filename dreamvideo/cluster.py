@@ -70,7 +70,7 @@ class Segment:
     start: int
     size: tuple[int, int]
     cuts: set[int]
-    fades: dict[int, float]  # job frame -> share of its light shown (lanes.fade_shares)
+    fades: dict[int, float]  # job frame -> share of the picture shown, for frames in fades (lanes.fade_shares)
     cfg: Config
     out: OutputSpec
     lane: plan.Lane
@@ -249,8 +249,8 @@ def dream_segment(seg: Segment, tracker) -> None:
             ray.get(tracker.put.remote(("chunk", seg.lane.number, chunk.name, host, files)))
 
         v = cfg.video
-        io = LaneIO(info, seg.start, seg.size, seg.cuts, seg.fades, v.flow, v.flow_width, v.consistency, seg.out, folder,
-                    finished, dreamer.device)
+        io = LaneIO(info, seg.start, seg.size, seg.cuts, seg.fades, v.flow, v.flow_width, v.consistency, seg.out,
+                    folder, finished, dreamer.device)
         stop, errors = threading.Event(), []
         carry = seg.carry.to(dreamer.device) if seg.carry is not None else None
         run = LaneRun(seg.lane, seg.todo, carry, io, stop, errors)

@@ -169,8 +169,8 @@ class Job:
 
     def lane_io(self, folder: str, finished: Callable[[plan.Chunk, Carry], None], device: torch.device) -> LaneIO:
         v = self.cfg.video
-        return LaneIO(self.info, self.start, self.size, self.cuts, self.fades, v.flow, v.flow_width, v.consistency, self.out,
-                      folder, finished, device)
+        return LaneIO(self.info, self.start, self.size, self.cuts, self.fades, v.flow, v.flow_width, v.consistency,
+                      self.out, folder, finished, device)
 
     def features(self) -> dict | None:
         """Audio features for animated settings, one row per job frame: from --audio FILE (aligned with the

@@ -29,7 +29,7 @@ class LaneIO:
     start: int
     size: tuple[int, int]
     cuts: set[int]
-    fades: dict[int, float]  # job frame -> share of its light shown, for frames in fades (lanes.fade_shares)
+    fades: dict[int, float]  # job frame -> share of the picture shown, for frames in fades (lanes.fade_shares)
     flow: str
     flow_width: int
     consistency: bool  # forward flows too

@@ -48,7 +48,7 @@ class Manifest:
     settings: str = ""  # the settings as TOML, for the person looking at the folder
     cuts: list[int] | None = None  # scene cuts (job-relative first frames of shots); None: not scanned yet
     count: int = 0  # frames actually there
-    fades: list = field(default_factory=list)  # [frame, share of its light shown] of frames in fades (lanes.fade_shares)
+    fades: list = field(default_factory=list)  # [frame, share of the picture shown] in fades (lanes.fade_shares)
     decode_errors: int = 0  # error lines from the decoder during the scan
     lanes: int = 0  # lanes of the plan (0: not decided yet)
     threads: int = 0  # CPU threads of the first run, which every resume uses (0: not decided, or not on CPU)
