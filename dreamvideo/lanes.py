@@ -62,8 +62,7 @@ def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float,
 
 def light(thumb: np.ndarray) -> float:
     """The mean luma (BT.601) of a small uint8 RGB frame [H,W,3], in [0,1]."""
-    return round(float((thumb.reshape(-1, 3).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).mean())
-                 / 255, 5)
+    return float((thumb.reshape(-1, 3).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).mean()) / 255
 
 
 BLACK = 0.03  # a frame whose mean luma is below this is black (coded black with its noise, a logo's last glow);
