@@ -314,9 +314,8 @@ REFRESH_WIDTH = 360  # px: with video.refresh_octaves = 0, later frames are refr
 def refresh_octaves(width: int, dream) -> int:
     """How many of the finest octaves later frames are dreamed at (video.refresh_octaves = 0), for a frame whose
     longer side is `width`: at least 2, and enough that the coarsest's is at most REFRESH_WIDTH, so that big
-    frames keep their coarse dream too; at
-    most the keyframe's octaves. (At 640 wide over 4 s, 2 octaves let strength fall to 0.89 of the start, 3
-    held 0.95.)"""
+    frames keep their coarse dream too; at most the keyframe's octaves. (At 640 wide over 4 s, 2 octaves let
+    strength fall to 0.89 of the start, 3 held 0.95.)"""
     k = 2
     while k < dream.octaves and width / dream.octave_scale ** (k - 1) > REFRESH_WIDTH:
         k += 1

@@ -11,14 +11,19 @@ THUMB_WIDTH = 64
 SAME_PICTURE = 0.7  # luma correlation of two frames above which they show one picture, however lit (not a cut)
 
 
+def gray(thumb: np.ndarray) -> np.ndarray:
+    """The luma (BT.601, OpenCV's) of a small uint8 RGB frame [H,W,3]: float32 [H,W] in 0..255."""
+    import cv2
+
+    return cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
 def cut_score(prev: np.ndarray, cur: np.ndarray) -> float:
     """How much two small uint8 RGB frames [H,W,3] differ as shots: colour-histogram distance + mean luma
     change. Frames of one shot score under about 0.06 even in fast motion; hard cuts score 0.5 and more."""
-    import cv2
-
     hist = [np.concatenate([np.histogram(f[..., c], 8, (0, 256))[0] for c in range(3)]) / (3 * f[..., 0].size)
             for f in (prev, cur)]
-    luma = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in (prev, cur)]
+    luma = [gray(f) for f in (prev, cur)]
     return float(1 - np.minimum(*hist).sum() + np.abs(luma[0] - luma[1]).mean() / 255)
 
 
@@ -32,9 +37,7 @@ def correlation(prev: np.ndarray, cur: np.ndarray) -> float:
     light (a flash, a strobe, exposure, a coloured light), which moves cut_score as much as a cut does. Measured
     at 64 px wide on the camera and sharp clips: 0.93 and more between frames, 0.81 and more with a change of
     light (x0.3 to x2.5, coloured) and two frames of motion; between views of ten different photos 0.37 at most."""
-    import cv2
-
-    a, b = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in (prev, cur))
+    a, b = (gray(f) for f in (prev, cur))
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
 
@@ -61,8 +64,8 @@ def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float,
 
 
 def light(thumb: np.ndarray) -> float:
-    """The mean luma (BT.601) of a small uint8 RGB frame [H,W,3], in [0,1]."""
-    return float((thumb.reshape(-1, 3).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).mean()) / 255
+    """The mean luma (gray) of a small uint8 RGB frame [H,W,3], in [0,1]."""
+    return float(gray(thumb).mean()) / 255
 
 
 BLACK = 0.03  # a frame whose mean luma is below this is black (coded black with its noise, a logo's last glow);
