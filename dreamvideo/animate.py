@@ -111,8 +111,10 @@ class VideoDreamer:
         inside the previous frame, the new frame matches the previous one warped and, given a forward flow
         (video.consistency), the two flows agree."""
         back, x = self._tensor(item.backward), to_tensor(item.frame, self.dreamer.device)
+        still = held_still(back, flow.warp(carry.frame, back), carry.frame, x)  # a still logo stays
         valid = flow.consistent(back, self._tensor(item.forward)) if item.forward is not None else flow.inside(back)
-        back = back * (1 - held_still(back, flow.warp(carry.frame, back), carry.frame, x))  # a still logo stays
+        back = back * (1 - still)
+        valid = torch.maximum(valid, still)  # held still: its step comes from where it is
         before, trust, to_key = flow.warp_all([carry.frame, carry.trust, carry.to_key], back)
         extra, fade, shown = flow.warp_all([carry.extra, carry.fade, carry.shown], back, mode="bicubic")
         step = valid * photometric(x, relit(before, x), v.match_tolerance)  # a change of light is no new content

@@ -159,7 +159,9 @@ def test_consistency_setting_adds_the_forward_flow_and_its_check(monkeypatch):
     (_,), (carry,) = vd.step([FrameIn(0, frames[0], cut=True)], [None])
     back = np.zeros((2, H, W), np.float32)
     back[0] = -5.0  # every pixel comes from 5 px to its left: the first five columns from outside the frame
-    moved = vd._carry_along(carry, FrameIn(1, frames[0], back), vd.fixed.video)
+    shifted = np.zeros_like(frames[0])
+    shifted[:, 5:] = frames[0][:, :-5]
+    moved = vd._carry_along(carry, FrameIn(1, shifted, back), vd.fixed.video)
     assert moved.step[0, 0, :, :5].max() == 0 and moved.step[0, 0, :, 8:].min() == 1
 
 
@@ -630,6 +632,23 @@ def test_a_static_logo_keeps_its_dream_where_the_flow_drags_it_along():
     for i, f in enumerate(frames):
         (_,), (carry,) = vd.step([FrameIn(i, f, drag if i else None, None, i == 0)], [carry])
         assert float(carry.trust[0, 0][title].mean()) >= 0.95 and float(carry.trust[0, 0][rest].mean()) >= 0.8
+
+
+def test_a_static_logo_at_the_frame_edge_keeps_its_dream():
+    """A striped logo in the corner, on the frame's last columns, under a flow that drags it out of the frame:
+    held still, its step comes from where it is, inside the frame, so it stays tracked (checked inside the
+    frame before held_still: its last four columns dropped on every frame)."""
+    frames = pan(6, speed=2.0)
+    logo = (slice(H - 20, H - 6), slice(W - 12, W))
+    for f in frames:
+        f[logo] = np.where(np.arange(12) % 3 == 0, 240, 30)[None, :, None]  # stripes 3 px apart, to the edge
+    drag = np.zeros((2, H, W), np.float32)
+    drag[0] = 6.0  # the flow takes the logo 6 px along: its last six columns from outside the frame
+    vd = VideoDreamer(dreamer(), config.load("default").video)
+    carry = None
+    for i, f in enumerate(frames):
+        (_,), (carry,) = vd.step([FrameIn(i, f, drag if i else None, None, i == 0)], [carry])
+        assert float(carry.trust[0, 0][logo][:, -4:].min()) == 1
 
 
 def test_flat_regions_keep_their_flow():
