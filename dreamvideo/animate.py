@@ -107,8 +107,9 @@ class VideoDreamer:
         return upload(torch.tensor([float(item.fade) for item in items]).view(-1, 1, 1, 1), self.dreamer.device)
 
     def _carry_along(self, carry: Carry, item: FrameIn, v) -> Carry:
-        """Move a lane's carry to the new frame along its backward flow. A step is trusted where it comes from
-        inside the previous frame, the new frame matches the previous one warped and, given a forward flow
+        """Move a lane's carry to the new frame along its backward flow, zero where a pixel holds still
+        (tracking.held_still). A step is trusted where it comes from inside the previous frame (a pixel held
+        still: from where it is), the new frame matches the previous one warped and, given a forward flow
         (video.consistency), the two flows agree."""
         back, x = self._tensor(item.backward), to_tensor(item.frame, self.dreamer.device)
         still = held_still(back, flow.warp(carry.frame, back), carry.frame, x)  # a still logo stays
