@@ -88,3 +88,46 @@ def test_shimmer_tells_a_dream_that_holds_still_from_one_regrown_every_frame():
     assert metrics.shimmer(held, inp, still) == 0
     assert metrics.shimmer(regrown, inp, still) > 0.9
     assert metrics.leftover(held, inp, 0) > 0.99 and abs(metrics.leftover(regrown, inp, 0)) < 0.2
+
+
+def _script_main(name):
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_measure_script_on_a_video_and_its_dream(tmp_path, capsys):
+    """benchmarks/measure.py on a user's own files: a "dream" that is the input itself adds no flicker and no
+    strength; one with new noise on every frame flickers; a dream of another clip, or too short, is refused in
+    one line with exit code 2."""
+    from fractions import Fraction
+
+    from dreamvideo import encode
+
+    clip = str(tmp_path / "in.mp4")
+    synth.photo_clip(clip, [skimage.data.astronaut(), skimage.data.coffee()], SIZE, Fraction(25), 30, cut_at=20)
+    main = _script_main("measure")
+    assert main([clip, clip, "--frames", "30"]) == 0
+    head, row = capsys.readouterr().out.strip().splitlines()
+    got = dict(zip(head.split(" | "), row.split(" | ")))
+    assert got["frames"] == "30" and got["cuts"] == "1" and got["flicker"] == "1.00" and got["strength"] == "0.0000"
+    from dreamvideo import video
+
+    info = video.count_frames(video.probe(clip))
+    noisy = str(tmp_path / "noisy.mp4")
+    writer = encode.Writer(noisy, *SIZE, Fraction(25), encode.Encoding("libx264", 0))
+    rng = np.random.default_rng(0)
+    for f in video.read_frames(info, 0, 30):
+        writer.write(np.clip(f + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8))
+    writer.close()
+    assert main([clip, noisy, "--frames", "30"]) == 0
+    got = dict(zip(*[line.split(" | ") for line in capsys.readouterr().out.strip().splitlines()]))
+    assert float(got["flicker"]) > 3 and float(got["strength"]) > 0.02
+    assert main([clip, noisy, "--start", "1"]) == 2  # 5 input frames left for a 30-frame dream
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "give the input and --start" in err[0]
