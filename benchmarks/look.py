@@ -218,21 +218,15 @@ def split_flicker(frames, out, flows, cuts, tracked) -> tuple[float, float, floa
 
 def measure(name, frames, cuts, masks, truth, out, cost, tracked=None) -> dict:
     from dreamvideo import metrics
+    from measure import measure as look_of  # benchmarks/measure.py: the figures a user's own footage gets
 
     flows = metrics.input_flows(frames)
-    fps = FPS.get(name.split(",")[0], 25)
-    shots = metrics.persistence(out, frames, cuts, fps)
-    row = {"clip": name, "frames": len(frames),
-           "persist_strength": min(s for s, _ in shots), "persist_detail": min(d for _, d in shots),
-           "flicker": metrics.warping_error(out, flows, cuts) / metrics.warping_error(frames, flows, cuts),
-           "flicker_low": metrics.warping_error(out, flows, cuts, 1.0) / metrics.warping_error(frames, flows, cuts, 1.0),
-           "strength": metrics.strength(out, frames), "detail": metrics.detail(out) / metrics.detail(frames),
+    row = {"clip": name, **look_of(frames, out, cuts, FPS.get(name.split(",")[0], 25), flows),
            "true_flicker": metrics.true_flicker(out, frames, truth) if truth else float("nan"),
            "ghost": metrics.ghost(out, frames, masks) if masks else
            metrics.leftover(out, frames, XFADE_BEFORE) if name.startswith("xfade") else
            metrics.shimmer(out, frames, TITLE[frames[0].shape[1]]) if name.startswith("title") else float("nan"),
-           "object": metrics.object_share(out, frames, masks) if masks else float("nan"),
-           "persist_scale": min(metrics.scale_persistence(out, frames, cuts, fps)), **cost}
+           "object": metrics.object_share(out, frames, masks) if masks else float("nan"), **cost}
     row["tracked_flicker"], row["other_flicker"], row["tracked"] = \
         split_flicker(frames, out, flows, cuts, tracked) if tracked is not None else (float("nan"),) * 3
     return row

@@ -27,11 +27,12 @@ def frames(info, start: int, count: int, size=None) -> list[np.ndarray]:
     return list(video.read_frames(info, start, max(min(count, info.frames - start), 0), size))
 
 
-def measure(inp: list[np.ndarray], out: list[np.ndarray], cuts: set[int], fps: float) -> dict:
-    """The look's figures for a dream `out` of `inp` (uint8 [H,W,3] RGB frames, as many, the same size)."""
+def measure(inp: list[np.ndarray], out: list[np.ndarray], cuts: set[int], fps: float, flows=None) -> dict:
+    """The look's figures for a dream `out` of `inp` (uint8 [H,W,3] RGB frames, as many, the same size); `flows`:
+    metrics.input_flows(inp), if already made."""
     from dreamvideo import metrics
 
-    flows = metrics.input_flows(inp)
+    flows = flows or metrics.input_flows(inp)
     shots = metrics.persistence(out, inp, cuts, fps)
     scale = metrics.scale_persistence(out, inp, cuts, fps)
     ratio = lambda sigma: metrics.warping_error(out, flows, cuts, sigma) / max(  # noqa: E731
