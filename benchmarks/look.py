@@ -19,7 +19,7 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   camera60 the camera clip's 10 s at 60 frames a second (600 frames; a phone's video): the same motion in
            smaller steps, and more refreshes a second
   fade     5 s of the camera clip faded up from black over its first second and down to black over its last
-           (every clip's fades are found as a job's scan finds them: lanes.fade_shares)
+           (every clip's fades and bar reach are found as a job's scan finds them: lanes.Scan)
   dissolve 5 s: the camera over one photo dissolving over 1 s into the camera over another (no cut)
   xfade    5 s: a locked-off shot dissolving over 1 s into another, with sensor noise; its ghost column is the
            leftover (dreamvideo.metrics.leftover: about 0 when the second picture's dream is its own)
@@ -77,7 +77,7 @@ def clips(width: int) -> dict:
         synth.photo_clip(path, [skimage.data.astronaut(), skimage.data.coffee()], size, Fraction(25), 100, cut_at=60)
         info = video.count_frames(video.probe(path))
         cut = list(video.read_frames(info, 0, info.frames))
-        cuts, _, _ = find_cuts(info, 0, info.frames, config.VideoConfig().cut_threshold)
+        cuts = find_cuts(info, 0, info.frames, config.VideoConfig().cut_threshold).cuts
         photo = skimage.data.astronaut()
         path = synth.camera_path(photo.shape, size, 250)
         camera = synth.camera(photo, size, 250)
@@ -154,7 +154,7 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
     saved = np.load(clip_file)
     frames, cuts = list(saved[name]), set(saved[name + "_cuts"].tolist())
-    fades = faded(frames, checkout)
+    told = scanned(frames, cuts, checkout)
     cfg = config.load("default", sets=sets)
     vd, carry, out, prev, tracked = VideoDreamer(make_dreamer(cfg), cfg.video), None, [], None, []
     times = {"key": [], "repaint": [], "plain": []}
@@ -164,7 +164,7 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
         both = {"forward": cfg.video.consistency} if hasattr(cfg.video, "consistency") else {}  # older: always
         b, fw = prepare_flows(None if cut else prev, f, cfg.video.flow, *([width] if width else []), **both)
         t = time.perf_counter()
-        (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, cut, **({"fade": fades[i]} if i in fades else {}))], [carry])
+        (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, cut, **told[i])], [carry])
         kind = "key" if cut or getattr(vd, "keyed", False) else \
             "repaint" if getattr(vd, "repainted", False) else "plain"
         times[kind].append(time.perf_counter() - t)
@@ -178,16 +178,24 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
     np.savez(out_file, out=np.stack(out), tracked=np.stack(tracked), **cost)
 
 
-def faded(frames: list[np.ndarray], checkout: str) -> dict[int, float]:
-    """The fades the job's scan finds in a clip (lanes.fade_shares, on frames scaled as it reads them); none
-    for versions before it."""
+def scanned(frames: list[np.ndarray], cuts: set[int], checkout: str) -> list[dict]:
+    """Per frame, what a job's scan tells FrameIn about it (its fade and its shot's bar reach: lanes.Scan, on
+    frames scaled as the scan reads them); what versions before them lack is left out."""
     import cv2
     from dreamvideo import lanes
 
     if not hasattr(lanes, "fade_shares"):
-        return {}
+        return [{} for _ in frames]
     size = (lanes.THUMB_WIDTH, lanes.thumb_height(frames[0].shape[1], frames[0].shape[0]))
-    return lanes.fade_shares([lanes.light(cv2.resize(f, size, interpolation=cv2.INTER_AREA)) for f in frames])
+    thumbs = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+    lights = [lanes.light(t) for t in thumbs]
+    fades = lanes.fade_shares(lights)
+    told = [{"fade": fades[i]} if i in fades else {} for i in range(len(frames))]
+    if hasattr(lanes, "shot_reach"):
+        reach = lanes.Scan(sorted(cuts - {0}), lights, [lanes.dark_runs(t) for t in thumbs], size).reach()
+        for i, t in enumerate(told):
+            t["reach"] = lanes.reach_at(reach, i)
+    return told
 
 
 def dreamed(checkout: str, clip_file: str, name: str, sets: list[str]) -> tuple[list[np.ndarray], dict, np.ndarray]:

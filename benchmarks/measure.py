@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(out) < 2 or len(inp) < len(out):
             raise UserError(f"{args.input} has {len(inp)} frames from {args.start}s, {args.output} {len(out)}: "
                             "give the input and --start the dream was made from, and a dream of 2 frames or more")
-        cuts, _, _ = find_cuts(in_info, start, len(out), config.VideoConfig().cut_threshold)
+        cuts = find_cuts(in_info, start, len(out), config.VideoConfig().cut_threshold).cuts
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

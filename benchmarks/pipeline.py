@@ -35,7 +35,7 @@ def engine_alone(path, cfg):
     """Frames/s of the dreaming alone: frames decoded and flows computed beforehand, not timed."""
     info = video.count_frames(video.probe(path))
     frames = list(video.read_frames(info, 0, info.frames))
-    cuts, _, _ = find_cuts(info, 0, info.frames, cfg.video.cut_threshold)
+    cuts = find_cuts(info, 0, info.frames, cfg.video.cut_threshold).cuts
     items = []
     for i, f in enumerate(frames):
         cut = i == 0 or i in cuts

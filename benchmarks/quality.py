@@ -74,7 +74,7 @@ def load(path, width):
     info = video.count_frames(video.probe(path))
     h = round(info.height * width / info.width)
     frames = list(video.read_frames(info, 0, info.frames, (width, h)))
-    cuts, _, _ = find_cuts(info, 0, info.frames, config.VideoConfig().cut_threshold)
+    cuts = find_cuts(info, 0, info.frames, config.VideoConfig().cut_threshold).cuts
     return frames, set(cuts)
 
 

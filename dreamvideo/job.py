@@ -94,17 +94,19 @@ class Job:
         self.warnings: list[str] = []  # for the person running the job (the CLI prints them)
 
     def scan(self) -> None:
-        """Scene cuts, fades and the true frame count, once per job (kept in the manifest)."""
+        """Scene cuts, fades, bars and the true frame count, once per job (kept in the manifest)."""
         m = self.work.manifest
         if m.cuts is None:
             damage: list[str] = []
-            cuts, n, lights = plan.find_cuts(self.info, self.start, self.count, self.cfg.video.cut_threshold, damage)
-            if n == 0:
+            found = plan.find_cuts(self.info, self.start, self.count, self.cfg.video.cut_threshold, damage)
+            if found.count == 0:
                 raise UserError(f"{self.src} has no video frames that ffmpeg can decode")
-            m.cuts, m.count, m.decode_errors = cuts, n, len(damage)
-            m.fades = sorted(plan.fade_shares(lights).items())
+            m.cuts, m.count, m.decode_errors = found.cuts, found.count, len(damage)
+            m.fades = sorted(found.fades().items())
+            m.bars = [[k, *r] for k, r in found.reach().items()]
             self.work.save()
         self.cuts, self.count, self.fades = set(m.cuts), m.count, {int(k): float(s) for k, s in m.fades}
+        self.reach = {int(k): tuple(r) for k, *r in m.bars}
         if m.decode_errors:
             self.warnings.append(f"{self.src} is damaged: ffmpeg reported {m.decode_errors} decoding errors, and "
                                  f"the frames it could not decode cleanly are dreamed as it patched them; "
@@ -169,7 +171,7 @@ class Job:
 
     def lane_io(self, folder: str, finished: Callable[[plan.Chunk, Carry], None], device: torch.device) -> LaneIO:
         v = self.cfg.video
-        return LaneIO(self.info, self.start, self.size, self.cuts, self.fades, v.flow, v.flow_width, v.consistency,
+        return LaneIO(self.info, self.start, self.size, self.cuts, self.fades, self.reach, v.flow, v.flow_width, v.consistency,
                       self.out, folder, finished, device)
 
     def features(self) -> dict | None:

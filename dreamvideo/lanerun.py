@@ -30,6 +30,7 @@ class LaneIO:
     size: tuple[int, int]
     cuts: set[int]
     fades: dict[int, float]  # job frame -> share of the picture shown, for frames in fades (lanes.fade_shares)
+    reach: dict[int, tuple]  # shot's first job frame -> how far bars may reach into its frames (lanes.shot_reach)
     flow: str
     flow_width: int
     consistency: bool  # forward flows too
@@ -133,7 +134,7 @@ class LaneRun:
                 if rel >= first:
                     cut = rel == self.lane.begin or rel in j.cuts
                     back, fwd = prepare_flows(None if cut else prev, frame, j.flow, j.flow_width, j.consistency)
-                    item = FrameIn(j.start + rel, frame, back, fwd, cut, j.fades.get(rel, 1.0))
+                    item = FrameIn(j.start + rel, frame, back, fwd, cut, j.fades.get(rel, 1.0), plan.reach_at(j.reach, rel))
                     _put(self.inbox, stage(item, j.device), self.stop)
                 prev = frame
         finally:

@@ -48,19 +48,79 @@ def is_cut(prev: np.ndarray, cur: np.ndarray, threshold: float) -> bool:
     return cut_score(prev, cur) > threshold and correlation(prev, cur) < SAME_PICTURE
 
 
+@dataclass
+class Scan:
+    """What a job's scan finds in its frames (job-relative indices): the first frames of shots after frame 0
+    (is_cut) and, per frame, its light (light()) and its dark runs (dark_runs())."""
+
+    cuts: list[int]
+    lights: list[float]
+    runs: list[tuple[int, int, int, int]]
+    thumb: tuple[int, int]  # the thumbnails' width and height
+
+    @property
+    def count(self) -> int:
+        """The frames actually there."""
+        return len(self.lights)
+
+    def fades(self) -> dict[int, float]:
+        """fade_shares of the frames' light."""
+        return fade_shares(self.lights)
+
+    def reach(self) -> dict[int, tuple[float, float, float, float]]:
+        """Each shot's first frame (0 and every cut) -> shot_reach of its frames."""
+        firsts = [0, *self.cuts]
+        return {a: shot_reach(self.runs[a:b], self.thumb)
+                for a, b in zip(firsts, [*self.cuts, self.count]) if a < b}
+
+
 def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float,
-              damage: list | None = None) -> tuple[list[int], int, list[float]]:
-    """Scene cuts (job-relative indices of shots' first frames, 0 excluded; is_cut), the frames actually there
-    and each one's light (light(), for fade_shares). `damage` receives the decoder's error lines."""
-    h = thumb_height(info.width, info.height)
-    cuts, lights, prev, n = [], [], None, 0
-    for n, thumb in enumerate(video.read_frames(info, start, count, (THUMB_WIDTH, h), damage=damage,
-                                                     strict=False), 1):
+              damage: list | None = None) -> Scan:
+    """Scan `count` frames from input frame `start` as THUMB_WIDTH-wide thumbnails. `damage` receives the
+    decoder's error lines."""
+    size = (THUMB_WIDTH, thumb_height(info.width, info.height))
+    found, prev = Scan([], [], [], size), None
+    for n, thumb in enumerate(video.read_frames(info, start, count, size, damage=damage, strict=False)):
         if prev is not None and is_cut(prev, thumb, threshold):
-            cuts.append(n - 1)
-        lights.append(light(thumb))
+            found.cuts.append(n)
+        found.lights.append(light(thumb))
+        found.runs.append(dark_runs(thumb))
         prev = thumb
-    return cuts, n, lights
+    return found
+
+
+BAR_MEAN, BAR_MAX = 0.03, 0.08  # luma: a bar's rows (columns) average less than BAR_MEAN, none above BAR_MAX
+FULL = (1.0, 1.0, 1.0, 1.0)  # a bar reach that limits nothing
+
+
+def dark_runs(thumb: np.ndarray) -> tuple[int, int, int, int]:
+    """How many rows from the top and from the bottom, and columns from the left and from the right, of a small
+    uint8 RGB frame [H,W,3] are mostly black (their median luma under BAR_MEAN: burned-in subtitles, a star or a
+    lamp leave a row black): as far as a letterbox or pillarbox bar could reach on that frame."""
+    y = gray(thumb) / 255
+
+    def run(dark: np.ndarray) -> int:  # bool [N] -> how many lead
+        return len(dark) if dark.all() else int(np.argmin(dark))
+
+    rows, cols = np.median(y, 1) < BAR_MEAN, np.median(y, 0) < BAR_MEAN
+    return run(rows), run(rows[::-1]), run(cols), run(cols[::-1])
+
+
+def shot_reach(runs: list[tuple[int, int, int, int]], thumb: tuple[int, int]) -> tuple[float, float, float, float]:
+    """How far bars may reach into one shot's frames from the top, bottom, left and right (shares of the height
+    and width, tracking.picture): one thumbnail row (column) past the shortest dark run from that edge on any of
+    its frames (dark_runs of thumbnails [h,w]). A letterbox bar is black on every frame of its shot, up to the
+    same row; the black top of a night sky reaches down as far as the moving picture makes it, so a shot's
+    reach holds its bars' edge still and keeps the dark picture beyond it dreamed."""
+    w, h = thumb
+    shortest = np.min(np.array(runs), 0)
+    return tuple(float(min(1.0, (r + 1) / n)) for r, n in zip(shortest, (h, h, w, w)))
+
+
+def reach_at(reach: dict[int, tuple], frame: int) -> tuple[float, float, float, float]:
+    """The bar reach (shot_reach) of the shot that holds job frame `frame`; FULL when nothing was scanned."""
+    firsts = [k for k in reach if k <= frame]
+    return reach[max(firsts)] if firsts else FULL
 
 
 def light(thumb: np.ndarray) -> float:

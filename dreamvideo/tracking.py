@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from . import engine, flow
+from .lanes import BAR_MAX, BAR_MEAN
 
 
 def luma(x: torch.Tensor) -> torch.Tensor:
@@ -38,30 +39,32 @@ def shown_share(x: torch.Tensor) -> torch.Tensor:
     return (brightest / DARK).clamp(0, 1)
 
 
-BAR_MEAN, BAR_MAX = 0.03, 0.08  # luma: a bar's rows (columns) average less than BAR_MEAN, none above BAR_MAX
-
-
-def picture(x: torch.Tensor) -> torch.Tensor:
+def picture(x: torch.Tensor, reach: torch.Tensor | None = None) -> torch.Tensor:
     """[B,1,H,W]: 0 on a frame's [B,3,H,W] letterbox or pillarbox bars, 1 on the picture between them. Bars are
     runs of rows (columns) from both opposite edges, each averaging a luma under BAR_MEAN with no pixel above
     BAR_MAX (a coded black with its noise and ringing); the dream is not shown there, so bars stay black. A dark
-    run from one edge alone is picture (a night sky above a lit street). On the device, no sync."""
+    run from one edge alone is picture (a night sky above a lit street). `reach` [B,4]: how far bars may reach
+    from the top, bottom, left and right, as shares of the height and width (lanes.shot_reach: what the job's
+    scan found for the frame's shot); none: to the far edge. On the device, no sync."""
     y = luma(x)[:, 0]
+    reach = torch.ones(len(x), 4, device=x.device, dtype=x.dtype) if reach is None else reach
 
-    def inside(dark: torch.Tensor) -> torch.Tensor:  # [B,N] bool per row (column) -> [B,N] 1 off the edge runs
-        edge = dark.float().cumprod(1) + dark.flip(1).float().cumprod(1).flip(1)
+    def inside(dark: torch.Tensor, limit: torch.Tensor) -> torch.Tensor:  # [B,N] per row (column), [B,2] -> [B,N]
+        near = torch.arange(dark.shape[1], device=x.device, dtype=x.dtype) + 1  # [N] rows from the edge, 1 first
+        lead = lambda d, k: d.to(x.dtype).cumprod(1) * (near <= (k * d.shape[1] - 1e-3).ceil())  # noqa: E731
+        edge = lead(dark, limit[:, :1]) + lead(dark.flip(1), limit[:, 1:]).flip(1)
         both = (dark[:, :1] & dark[:, -1:]).to(x.dtype)  # [B,1]: bars come in pairs
         return 1 - (edge > 0).to(x.dtype) * both
 
-    rows = inside((y.mean(2) < BAR_MEAN) & (y.amax(2) < BAR_MAX))  # [B,H]
-    cols = inside((y.mean(1) < BAR_MEAN) & (y.amax(1) < BAR_MAX))  # [B,W]
+    rows = inside((y.mean(2) < BAR_MEAN) & (y.amax(2) < BAR_MAX), reach[:, :2])  # [B,H]
+    cols = inside((y.mean(1) < BAR_MEAN) & (y.amax(1) < BAR_MAX), reach[:, 2:])  # [B,W]
     return (rows[:, :, None] * cols[:, None, :])[:, None]
 
 
-def shown(x: torch.Tensor) -> torch.Tensor:
+def shown(x: torch.Tensor, reach: torch.Tensor | None = None) -> torch.Tensor:
     """[B,1,H,W] in [0,1]: how much of its dream each pixel of a frame [B,3,H,W] shows: shown_share on the
-    picture, nothing on its bars (picture)."""
-    return shown_share(x) * picture(x)
+    picture, nothing on its bars (picture, with their `reach` [B,4])."""
+    return shown_share(x) * picture(x, reach)
 
 
 def mismatch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

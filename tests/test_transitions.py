@@ -2,6 +2,8 @@
 and from black, dissolves, whip pans and focus pulls. Each test pins one rule: a black frame shows no dream, a
 keyframe dreamed in the dark, on a blurred picture or on the other picture of a dissolve is dreamed again
 (crossfaded), and none of that fires on motion, noise or a change of light."""
+from fractions import Fraction
+
 import cv2
 import numpy as np
 import torch
@@ -96,6 +98,64 @@ def test_only_dark_runs_from_both_opposite_edges_are_bars():
     sky[..., :, :3] = sky[..., :, -3:] = 0.01  # pillarbox bars beside it are still bars
     p = tracking.picture(sky)[0, 0]
     assert float(p[:, :3].max()) == 0 and float(p[:, -3:].max()) == 0 and float(p[:, 3:-3].min()) == 1
+
+
+def test_a_shots_dark_runs_decide_how_far_its_bars_may_reach():
+    """lanes.dark_runs on thumbnails: rows that are mostly black count (a subtitle in the bottom bar leaves its
+    rows black). lanes.shot_reach: one thumbnail row past the shortest run of the shot's frames."""
+    from dreamvideo import lanes
+
+    thumb = np.full((36, 64, 3), 120, np.uint8)
+    thumb[:5], thumb[-5:] = 3, 3  # letterbox bars
+    thumb[-3, 24:40] = 235  # a subtitle's letters in the bottom bar
+    thumb[:, :2] = 0  # black in the two left columns only: picture rows are not black
+    assert lanes.dark_runs(thumb) == (5, 5, 2, 0)
+    assert lanes.dark_runs(np.zeros((36, 64, 3), np.uint8)) == (36, 36, 64, 64)
+    night = [(12, 9, 0, 0), (7, 15, 0, 0), (36, 36, 64, 64)]  # the sky's black reaches down as the camera moves
+    assert lanes.shot_reach(night, (64, 36)) == (8 / 36, 10 / 36, 1 / 64, 1 / 64)
+    scan = lanes.Scan([2], [0.5] * 4, [(12, 9, 0, 0), (7, 15, 0, 0), (3, 3, 0, 0), (4, 3, 0, 0)], (64, 36))
+    assert scan.reach() == {0: (8 / 36, 10 / 36, 1 / 64, 1 / 64), 2: (4 / 36, 4 / 36, 1 / 64, 1 / 64)}
+    assert lanes.reach_at(scan.reach(), 1)[0] == 8 / 36 and lanes.reach_at(scan.reach(), 3)[0] == 4 / 36
+    assert lanes.reach_at({}, 5) == lanes.FULL
+
+
+def test_bars_reach_no_further_than_their_shot_lets():
+    """Dark runs from both edges are bars only as far as `reach` (the shot's, lanes.shot_reach) lets them."""
+    x = torch.full((2, 3, 40, 60), 0.5)
+    x[..., :12, :] = x[..., -12:, :] = 0.01  # a night sky above a dark street, black at both edges
+    reach = torch.tensor([[5 / 40, 3 / 40, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+    p = tracking.picture(x, reach)[:, 0]
+    assert float(p[0, :5].max()) == 0 and float(p[0, -3:].max()) == 0 and float(p[0, 5:-3].min()) == 1
+    assert float(p[1, :12].max()) == 0 and float(p[1, 12:-12].min()) == 1  # no reach: every dark row
+    assert torch.equal(tracking.picture(x[1:]), p[1:, None])
+
+
+def test_a_night_shots_black_edges_hold_still_through_the_command_line(tmp_path):
+    """The real scan, reader and writer: a night shot black at its top and bottom, down (up) to rows that move
+    with the picture from frame to frame. The undreamed rows at each edge stay within one thumbnail row of the
+    shot's shortest black run, so the dream's edge holds still and the dark picture beyond it is dreamed."""
+    from dreamvideo import encode, video
+    from dreamvideo.cli import main
+
+    src, out = str(tmp_path / "night.mkv"), str(tmp_path / "out.mkv")
+    w, h, n = 160, 90, 20
+    top = [8 + round(6 * (1 + np.sin(k / 2))) for k in range(n)]  # 8..20 rows
+    bottom = [8 + round(6 * (1 + np.cos(k / 2))) for k in range(n)]
+    big = photo(w=w + 60, h=h, seed=3)
+    writer = encode.Writer(src, w, h, Fraction(25), encode.Encoding("ffv1", 0))
+    for k in range(n):
+        f = big[:, 2 * k:2 * k + w].copy()
+        f[:top[k]], f[h - bottom[k]:] = 2, 2
+        writer.write(f)
+    writer.close()
+    assert main([src, out, "--octaves", "2", "--steps", "2", "--codec", "ffv1"]) == 0
+    read = lambda p: list(video.read_frames(video.count_frames(video.probe(p)), 0, n))  # noqa: E731
+    still = [(np.abs(o.astype(int) - i).max((1, 2)) <= 2) for i, o in zip(read(src), read(out))]
+    lead = lambda rows: len(rows) if rows.all() else int(np.argmin(rows))  # noqa: E731
+    thumb_row = h / 36  # 64 px wide thumbnails of 160x90
+    for k, rows in enumerate(still):
+        assert min(top) <= lead(rows) <= min(top) + 2 * thumb_row, k
+        assert min(bottom) <= lead(rows[::-1]) <= min(bottom) + 2 * thumb_row, k
 
 
 def test_a_fade_from_black_dreams_the_picture_not_the_dark():
