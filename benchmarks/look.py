@@ -19,7 +19,7 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   camera60 the camera clip's 10 s at 60 frames a second (600 frames; a phone's video): the same motion in
            smaller steps, and more refreshes a second
   fade     5 s of the camera clip faded up from black over its first second and down to black over its last
-           (every clip's fades and bar reach are found as a job's scan finds them: lanes.Scan)
+           (every clip's fades and bars are found as a job's scan finds them: lanes.Scan)
   dissolve 5 s: the camera over one photo dissolving over 1 s into the camera over another (no cut)
   xfade    5 s: a locked-off shot dissolving over 1 s into another, with sensor noise; its ghost column is the
            leftover (dreamvideo.metrics.leftover: about 0 when the second picture's dream is its own)
@@ -179,7 +179,7 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
 
 
 def scanned(frames: list[np.ndarray], cuts: set[int], checkout: str) -> list[dict]:
-    """Per frame, what a job's scan tells FrameIn about it (its fade and its shot's bar reach: lanes.Scan, on
+    """Per frame, what a job's scan tells FrameIn about it (its fade and its shot's bars: lanes.Scan, on
     frames scaled as the scan reads them); what versions before them lack is left out."""
     import cv2
     from dreamvideo import lanes
@@ -191,10 +191,10 @@ def scanned(frames: list[np.ndarray], cuts: set[int], checkout: str) -> list[dic
     lights = [lanes.light(t) for t in thumbs]
     fades = lanes.fade_shares(lights)
     told = [{"fade": fades[i]} if i in fades else {} for i in range(len(frames))]
-    if hasattr(lanes, "shot_reach"):
-        reach = lanes.Scan(sorted(cuts - {0}), lights, [lanes.dark_runs(t) for t in thumbs], size).reach()
+    if hasattr(lanes, "shot_bars"):
+        bars = lanes.Scan(sorted(cuts - {0}), lights, [lanes.dark_runs(t) for t in thumbs], size).bars()
         for i, t in enumerate(told):
-            t["reach"] = lanes.reach_at(reach, i)
+            t["bars"] = lanes.bars_at(bars, i)
     return told
 
 

@@ -28,7 +28,7 @@ import torch
 from . import engine, flow
 from .detail import energy, hold, soften_detail
 from .images import to_tensor
-from .lanes import FULL
+from .lanes import NO_BARS
 from .staging import to_frames, upload
 from .ticks import PerLane, batches, plan_tick
 from .tracking import held_still, holds, photometric, picture, refind, relit, shown, shown_share
@@ -69,7 +69,7 @@ class FrameIn:
     forward: np.ndarray | None = None  # float32 [2,H,W] flow from the previous frame (idem)
     cut: bool = False  # first frame of a shot
     fade: float = 1.0  # in an editor's fade from or to black or white: the share of the picture shown (lanes.fade_shares)
-    reach: tuple = FULL  # how far bars may reach from the top, bottom, left and right (lanes.shot_reach)
+    bars: tuple = NO_BARS  # where its shot's bars are (lanes.shot_bars)
 
 
 def frame_generator(seed: int, index: int) -> torch.Generator:
@@ -108,9 +108,9 @@ class VideoDreamer:
         """[B,1,1,1] on the device: the share of the picture each item's frame shows (FrameIn.fade)."""
         return upload(torch.tensor([float(item.fade) for item in items]).view(-1, 1, 1, 1), self.dreamer.device)
 
-    def _reach(self, items: list[FrameIn]) -> torch.Tensor:
-        """[B,4] on the device: how far bars may reach into each item's frame (FrameIn.reach)."""
-        return upload(torch.tensor([list(item.reach) for item in items], dtype=torch.float32), self.dreamer.device)
+    def _bars(self, items: list[FrameIn]) -> torch.Tensor:
+        """[B,8] on the device: where the bars of each item's shot are (FrameIn.bars)."""
+        return upload(torch.tensor([list(item.bars) for item in items], dtype=torch.float32), self.dreamer.device)
 
     def _carry_along(self, carry: Carry, item: FrameIn, v) -> Carry:
         """Move a lane's carry to the new frame along its backward flow, zero where a pixel holds still
@@ -212,7 +212,7 @@ class VideoDreamer:
         share = shown_share(x)
         fade = torch.cat([REPAINT_FADE * (o - d[j:j + 1]) if o is not None else torch.zeros_like(d[j:j + 1])
                           for j, o in enumerate(old or [None] * len(items))])
-        shown_here = share * picture(x, self._reach(items)) * self._faded(items)  # tracking.shown, share once
+        shown_here = share * picture(x, self._bars(items)) * self._faded(items)  # tracking.shown, share once
         out = (x + shown_here * (d + fade)).clamp(0, 1)
         return [out[j:j + 1] for j in range(len(items))], \
             [replace(keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1]), fade=fade[j:j + 1]) for j in range(len(items))]
@@ -253,7 +253,7 @@ class VideoDreamer:
         y = (base + detail).clamp(0, 1)
         extra = y - base - key - fade - pull
         # faded with the picture's light and through editors' fades, none on bars (the carry keeps all of it)
-        out = base + shown(base, self._reach(items)) * self._faded(items) * (y - base)
+        out = base + shown(base, self._bars(items)) * self._faded(items) * (y - base)
         outs, carries = [], []
         for j, c in enumerate(cs):
             outs.append(out[j:j + 1])

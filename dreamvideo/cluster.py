@@ -71,7 +71,7 @@ class Segment:
     size: tuple[int, int]
     cuts: set[int]
     fades: dict[int, float]  # job frame -> share of the picture shown, for frames in fades (lanes.fade_shares)
-    reach: dict[int, tuple]  # shot's first job frame -> how far bars may reach into its frames (lanes.shot_reach)
+    bars: dict[int, tuple]  # shot's first job frame -> where its bars are (lanes.shot_bars)
     cfg: Config
     out: OutputSpec
     lane: plan.Lane
@@ -115,7 +115,7 @@ class Cluster:
         cfg = absolute_paths(job.cfg)
         folder = "" if self.copy else os.path.abspath(job.work.path)
         tracker = ray.remote(num_cpus=0)(Tracker).remote()
-        pending = [task.remote(Segment(info, job.start, job.size, job.cuts, job.fades, job.reach, cfg, job.out, lane,
+        pending = [task.remote(Segment(info, job.start, job.size, job.cuts, job.fades, job.bars, cfg, job.out, lane,
                                        todo, carry, threads, features, folder, copies), tracker)
                    for lane, todo, carry in segments]
         names = {c.name: c for _, todo, _ in segments for c in todo}
@@ -250,8 +250,8 @@ def dream_segment(seg: Segment, tracker) -> None:
             ray.get(tracker.put.remote(("chunk", seg.lane.number, chunk.name, host, files)))
 
         v = cfg.video
-        io = LaneIO(info, seg.start, seg.size, seg.cuts, seg.fades, seg.reach, v.flow, v.flow_width, v.consistency, seg.out,
-                    folder, finished, dreamer.device)
+        io = LaneIO(info, seg.start, seg.size, seg.cuts, seg.fades, seg.bars, v.flow, v.flow_width, v.consistency,
+                    seg.out, folder, finished, dreamer.device)
         stop, errors = threading.Event(), []
         carry = seg.carry.to(dreamer.device) if seg.carry is not None else None
         run = LaneRun(seg.lane, seg.todo, carry, io, stop, errors)

@@ -103,10 +103,10 @@ class Job:
                 raise UserError(f"{self.src} has no video frames that ffmpeg can decode")
             m.cuts, m.count, m.decode_errors = found.cuts, found.count, len(damage)
             m.fades = sorted(found.fades().items())
-            m.bars = [[k, *r] for k, r in found.reach().items()]
+            m.bars = [[k, *r] for k, r in found.bars().items()]
             self.work.save()
         self.cuts, self.count, self.fades = set(m.cuts), m.count, {int(k): float(s) for k, s in m.fades}
-        self.reach = {int(k): tuple(r) for k, *r in m.bars}
+        self.bars = {int(k): tuple(r) for k, *r in m.bars}
         if m.decode_errors:
             self.warnings.append(f"{self.src} is damaged: ffmpeg reported {m.decode_errors} decoding errors, and "
                                  f"the frames it could not decode cleanly are dreamed as it patched them; "
@@ -171,8 +171,8 @@ class Job:
 
     def lane_io(self, folder: str, finished: Callable[[plan.Chunk, Carry], None], device: torch.device) -> LaneIO:
         v = self.cfg.video
-        return LaneIO(self.info, self.start, self.size, self.cuts, self.fades, self.reach, v.flow, v.flow_width, v.consistency,
-                      self.out, folder, finished, device)
+        return LaneIO(self.info, self.start, self.size, self.cuts, self.fades, self.bars, v.flow, v.flow_width,
+                      v.consistency, self.out, folder, finished, device)
 
     def features(self) -> dict | None:
         """Audio features for animated settings, one row per job frame: from --audio FILE (aligned with the

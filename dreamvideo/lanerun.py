@@ -30,7 +30,7 @@ class LaneIO:
     size: tuple[int, int]
     cuts: set[int]
     fades: dict[int, float]  # job frame -> share of the picture shown, for frames in fades (lanes.fade_shares)
-    reach: dict[int, tuple]  # shot's first job frame -> how far bars may reach into its frames (lanes.shot_reach)
+    bars: dict[int, tuple]  # shot's first job frame -> where its bars are (lanes.shot_bars)
     flow: str
     flow_width: int
     consistency: bool  # forward flows too
@@ -134,7 +134,8 @@ class LaneRun:
                 if rel >= first:
                     cut = rel == self.lane.begin or rel in j.cuts
                     back, fwd = prepare_flows(None if cut else prev, frame, j.flow, j.flow_width, j.consistency)
-                    item = FrameIn(j.start + rel, frame, back, fwd, cut, j.fades.get(rel, 1.0), plan.reach_at(j.reach, rel))
+                    fade, bars = j.fades.get(rel, 1.0), plan.bars_at(j.bars, rel)
+                    item = FrameIn(j.start + rel, frame, back, fwd, cut, fade, bars)
                     _put(self.inbox, stage(item, j.device), self.stop)
                 prev = frame
         finally:

@@ -67,10 +67,10 @@ class Scan:
         """fade_shares of the frames' light."""
         return fade_shares(self.lights)
 
-    def reach(self) -> dict[int, tuple[float, float, float, float]]:
-        """Each shot's first frame (0 and every cut) -> shot_reach of its frames."""
+    def bars(self) -> dict[int, tuple[float, ...]]:
+        """Each shot's first frame (0 and every cut) -> shot_bars of its frames."""
         firsts = [0, *self.cuts]
-        return {a: shot_reach(self.runs[a:b], self.thumb)
+        return {a: shot_bars(self.runs[a:b], self.thumb)
                 for a, b in zip(firsts, [*self.cuts, self.count]) if a < b}
 
 
@@ -90,37 +90,45 @@ def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float,
 
 
 BAR_MEAN, BAR_MAX = 0.03, 0.08  # luma: a bar's rows (columns) average less than BAR_MEAN, none above BAR_MAX
-FULL = (1.0, 1.0, 1.0, 1.0)  # a bar reach that limits nothing
+NO_BARS = (0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0)  # shot_bars when nothing was scanned: each frame's own rows
+
+
+def mostly_black(y: np.ndarray, axis: int) -> np.ndarray:
+    """bool per row (axis 1) or column (axis 0) of a luma image y [H,W] in [0,1]: whether most of its pixels
+    are under BAR_MEAN (its median is), as a bar's are with burned-in subtitles, a star or a lamp in it."""
+    return (y >= BAR_MEAN).mean(axis) < 0.5
 
 
 def dark_runs(thumb: np.ndarray) -> tuple[int, int, int, int]:
     """How many rows from the top and from the bottom, and columns from the left and from the right, of a small
-    uint8 RGB frame [H,W,3] are mostly black (their median luma under BAR_MEAN: burned-in subtitles, a star or a
-    lamp leave a row black): as far as a letterbox or pillarbox bar could reach on that frame."""
+    uint8 RGB frame [H,W,3] are mostly black (mostly_black): as far as a letterbox or pillarbox bar could reach
+    on that frame."""
     y = gray(thumb) / 255
 
     def run(dark: np.ndarray) -> int:  # bool [N] -> how many lead
         return len(dark) if dark.all() else int(np.argmin(dark))
 
-    rows, cols = np.median(y, 1) < BAR_MEAN, np.median(y, 0) < BAR_MEAN
+    rows, cols = mostly_black(y, 1), mostly_black(y, 0)
     return run(rows), run(rows[::-1]), run(cols), run(cols[::-1])
 
 
-def shot_reach(runs: list[tuple[int, int, int, int]], thumb: tuple[int, int]) -> tuple[float, float, float, float]:
-    """How far bars may reach into one shot's frames from the top, bottom, left and right (shares of the height
-    and width, tracking.picture): one thumbnail row (column) past the shortest dark run from that edge on any of
-    its frames (dark_runs of thumbnails [h,w]). A letterbox bar is black on every frame of its shot, up to the
-    same row; the black top of a night sky reaches down as far as the moving picture makes it, so a shot's
-    reach holds its bars' edge still and keeps the dark picture beyond it dreamed."""
+def shot_bars(runs: list[tuple[int, int, int, int]], thumb: tuple[int, int]) -> tuple[float, ...]:
+    """Where one shot's bars are (tracking.picture), from the top, bottom, left and right, as shares of the
+    height and width: how far they surely reach, the shortest dark run from that edge on any of its frames
+    (dark_runs of thumbnails [h,w]), and how far they may reach, one thumbnail row (column) further. A letterbox
+    bar is black on every frame of its shot, up to the same row, subtitles or not; the black top of a night sky
+    reaches down as far as the moving picture makes it, so its edge holds still and the dark picture beyond it
+    is dreamed. Returns (4 sure, 4 may reach)."""
     w, h = thumb
     shortest = np.min(np.array(runs), 0)
-    return tuple(float(min(1.0, (r + 1) / n)) for r, n in zip(shortest, (h, h, w, w)))
+    sides = list(zip(shortest, (h, h, w, w)))
+    return tuple([float(r / n) for r, n in sides] + [float(min(1.0, (r + 1) / n)) for r, n in sides])
 
 
-def reach_at(reach: dict[int, tuple], frame: int) -> tuple[float, float, float, float]:
-    """The bar reach (shot_reach) of the shot that holds job frame `frame`; FULL when nothing was scanned."""
-    firsts = [k for k in reach if k <= frame]
-    return reach[max(firsts)] if firsts else FULL
+def bars_at(bars: dict[int, tuple], frame: int) -> tuple[float, ...]:
+    """The bars (shot_bars) of the shot that holds job frame `frame`; NO_BARS when nothing was scanned."""
+    firsts = [k for k in bars if k <= frame]
+    return bars[max(firsts)] if firsts else NO_BARS
 
 
 def light(thumb: np.ndarray) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from . import engine, flow
-from .lanes import BAR_MAX, BAR_MEAN
+from .lanes import BAR_MAX, BAR_MEAN, NO_BARS
 
 
 def luma(x: torch.Tensor) -> torch.Tensor:
@@ -39,32 +39,38 @@ def shown_share(x: torch.Tensor) -> torch.Tensor:
     return (brightest / DARK).clamp(0, 1)
 
 
-def picture(x: torch.Tensor, reach: torch.Tensor | None = None) -> torch.Tensor:
+def picture(x: torch.Tensor, bars: torch.Tensor | None = None) -> torch.Tensor:
     """[B,1,H,W]: 0 on a frame's [B,3,H,W] letterbox or pillarbox bars, 1 on the picture between them. Bars are
-    runs of rows (columns) from both opposite edges, each averaging a luma under BAR_MEAN with no pixel above
-    BAR_MAX (a coded black with its noise and ringing); the dream is not shown there, so bars stay black. A dark
-    run from one edge alone is picture (a night sky above a lit street). `reach` [B,4]: how far bars may reach
-    from the top, bottom, left and right, as shares of the height and width (lanes.shot_reach: what the job's
-    scan found for the frame's shot); none: to the far edge. On the device, no sync."""
+    runs of rows (columns) from both opposite edges; the dream is not shown there, so bars stay black. `bars`
+    [B,8] (lanes.shot_bars, what the job's scan found for the frame's shot; none: NO_BARS): as far as they
+    surely reach from the top, bottom, left and right (shares of the height and width), a row is a bar's if
+    it is mostly black (lanes.mostly_black: subtitles in a bar stay undreamed); as far as they may reach, if it
+    averages a luma under BAR_MEAN with no pixel above BAR_MAX (a coded black with its noise and ringing). A
+    dark run from one edge alone is picture (a night sky above a lit street). On the device, no sync."""
     y = luma(x)[:, 0]
-    reach = torch.ones(len(x), 4, device=x.device, dtype=x.dtype) if reach is None else reach
+    bars = torch.tensor(NO_BARS, device=x.device, dtype=x.dtype).expand(len(x), 8) if bars is None else bars
 
-    def inside(dark: torch.Tensor, limit: torch.Tensor) -> torch.Tensor:  # [B,N] per row (column), [B,2] -> [B,N]
-        near = torch.arange(dark.shape[1], device=x.device, dtype=x.dtype) + 1  # [N] rows from the edge, 1 first
-        lead = lambda d, k: d.to(x.dtype).cumprod(1) * (near <= (k * d.shape[1] - 1e-3).ceil())  # noqa: E731
-        edge = lead(dark, limit[:, :1]) + lead(dark.flip(1), limit[:, 1:]).flip(1)
-        both = (dark[:, :1] & dark[:, -1:]).to(x.dtype)  # [B,1]: bars come in pairs
-        return 1 - (edge > 0).to(x.dtype) * both
+    def inside(loose: torch.Tensor, strict: torch.Tensor, sure: torch.Tensor, reach: torch.Tensor) -> torch.Tensor:
+        # [B,N] bools per row (column) and [B,2] shares from each end -> [B,N]: 1 off the bars
+        near = torch.arange(loose.shape[1], device=x.device, dtype=x.dtype) + 1  # [N] rows from the edge, 1 first
+        within = lambda k: near <= (k * loose.shape[1] - 1e-3).ceil()  # noqa: E731 [B,1] share -> [B,N]
+        ends = [(lo & within(s) | st & within(r)).to(x.dtype) for lo, st, s, r in
+                ((loose, strict, sure[:, :1], reach[:, :1]),
+                 (loose.flip(1), strict.flip(1), sure[:, 1:], reach[:, 1:]))]
+        both = ends[0][:, :1] * ends[1][:, :1]  # [B,1]: bars come in pairs
+        return 1 - ((ends[0].cumprod(1) + ends[1].cumprod(1).flip(1)) > 0).to(x.dtype) * both
 
-    rows = inside((y.mean(2) < BAR_MEAN) & (y.amax(2) < BAR_MAX), reach[:, :2])  # [B,H]
-    cols = inside((y.mean(1) < BAR_MEAN) & (y.amax(1) < BAR_MAX), reach[:, 2:])  # [B,W]
+    rows = inside((y >= BAR_MEAN).to(x.dtype).mean(2) < 0.5, (y.mean(2) < BAR_MEAN) & (y.amax(2) < BAR_MAX),
+                  bars[:, 0:2], bars[:, 4:6])  # [B,H]
+    cols = inside((y >= BAR_MEAN).to(x.dtype).mean(1) < 0.5, (y.mean(1) < BAR_MEAN) & (y.amax(1) < BAR_MAX),
+                  bars[:, 2:4], bars[:, 6:8])  # [B,W]
     return (rows[:, :, None] * cols[:, None, :])[:, None]
 
 
-def shown(x: torch.Tensor, reach: torch.Tensor | None = None) -> torch.Tensor:
+def shown(x: torch.Tensor, bars: torch.Tensor | None = None) -> torch.Tensor:
     """[B,1,H,W] in [0,1]: how much of its dream each pixel of a frame [B,3,H,W] shows: shown_share on the
-    picture, nothing on its bars (picture, with their `reach` [B,4])."""
-    return shown_share(x) * picture(x, reach)
+    picture, nothing on its bars (picture, with its shot's `bars` [B,8])."""
+    return shown_share(x) * picture(x, bars)
 
 
 def mismatch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -49,7 +49,7 @@ class Manifest:
     cuts: list[int] | None = None  # scene cuts (job-relative first frames of shots); None: not scanned yet
     count: int = 0  # frames actually there
     fades: list = field(default_factory=list)  # [frame, share of the picture shown] in fades (lanes.fade_shares)
-    bars: list = field(default_factory=list)  # [shot's first frame, top, bottom, left, right] (lanes.shot_reach)
+    bars: list = field(default_factory=list)  # [shot's first frame, its 8 shot_bars] (lanes.shot_bars)
     decode_errors: int = 0  # error lines from the decoder during the scan
     lanes: int = 0  # lanes of the plan (0: not decided yet)
     threads: int = 0  # CPU threads of the first run, which every resume uses (0: not decided, or not on CPU)

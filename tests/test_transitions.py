@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from dreamvideo import synth, tracking
+from dreamvideo import lanes, synth, tracking
 from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
 from dreamvideo.config import load
 
@@ -100,9 +100,10 @@ def test_only_dark_runs_from_both_opposite_edges_are_bars():
     assert float(p[:, :3].max()) == 0 and float(p[:, -3:].max()) == 0 and float(p[:, 3:-3].min()) == 1
 
 
-def test_a_shots_dark_runs_decide_how_far_its_bars_may_reach():
+def test_a_shots_dark_runs_decide_where_its_bars_are():
     """lanes.dark_runs on thumbnails: rows that are mostly black count (a subtitle in the bottom bar leaves its
-    rows black). lanes.shot_reach: one thumbnail row past the shortest run of the shot's frames."""
+    rows black). lanes.shot_bars: they surely reach as far as the shortest run of the shot's frames, and may
+    reach one thumbnail row further."""
     from dreamvideo import lanes
 
     thumb = np.full((36, 64, 3), 120, np.uint8)
@@ -112,22 +113,27 @@ def test_a_shots_dark_runs_decide_how_far_its_bars_may_reach():
     assert lanes.dark_runs(thumb) == (5, 5, 2, 0)
     assert lanes.dark_runs(np.zeros((36, 64, 3), np.uint8)) == (36, 36, 64, 64)
     night = [(12, 9, 0, 0), (7, 15, 0, 0), (36, 36, 64, 64)]  # the sky's black reaches down as the camera moves
-    assert lanes.shot_reach(night, (64, 36)) == (8 / 36, 10 / 36, 1 / 64, 1 / 64)
+    assert lanes.shot_bars(night, (64, 36)) == (7 / 36, 9 / 36, 0, 0, 8 / 36, 10 / 36, 1 / 64, 1 / 64)
     scan = lanes.Scan([2], [0.5] * 4, [(12, 9, 0, 0), (7, 15, 0, 0), (3, 3, 0, 0), (4, 3, 0, 0)], (64, 36))
-    assert scan.reach() == {0: (8 / 36, 10 / 36, 1 / 64, 1 / 64), 2: (4 / 36, 4 / 36, 1 / 64, 1 / 64)}
-    assert lanes.reach_at(scan.reach(), 1)[0] == 8 / 36 and lanes.reach_at(scan.reach(), 3)[0] == 4 / 36
-    assert lanes.reach_at({}, 5) == lanes.FULL
+    assert scan.bars() == {0: lanes.shot_bars(night[:2], (64, 36)), 2: (3 / 36, 3 / 36, 0, 0, 4 / 36, 4 / 36, 1 / 64, 1 / 64)}
+    assert lanes.bars_at(scan.bars(), 1)[0] == 7 / 36 and lanes.bars_at(scan.bars(), 3)[0] == 3 / 36
+    assert lanes.bars_at({}, 5) == lanes.NO_BARS
 
 
-def test_bars_reach_no_further_than_their_shot_lets():
-    """Dark runs from both edges are bars only as far as `reach` (the shot's, lanes.shot_reach) lets them."""
+def test_bars_go_as_far_as_their_shot_lets():
+    """As far as its shot's bars surely reach, a mostly black row is a bar's (a subtitle's letters stay
+    undreamed); on to where they may reach, only a black one; no further."""
     x = torch.full((2, 3, 40, 60), 0.5)
     x[..., :12, :] = x[..., -12:, :] = 0.01  # a night sky above a dark street, black at both edges
-    reach = torch.tensor([[5 / 40, 3 / 40, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
-    p = tracking.picture(x, reach)[:, 0]
-    assert float(p[0, :5].max()) == 0 and float(p[0, -3:].max()) == 0 and float(p[0, 5:-3].min()) == 1
-    assert float(p[1, :12].max()) == 0 and float(p[1, 12:-12].min()) == 1  # no reach: every dark row
+    x[..., -2, 20:40] = 0.9  # letters in the bottom's second row
+    bars = torch.tensor([[5 / 40, 3 / 40, 0, 0, 7 / 40, 4 / 40, 1, 1], list(lanes.NO_BARS)])
+    p = tracking.picture(x, bars)[:, 0]
+    assert float(p[0, :7].max()) == 0 and float(p[0, -4:].max()) == 0 and float(p[0, 7:-4].min()) == 1
+    assert float(p[1, :12].max()) == 0 and float(p[1, -1:].max()) == 0  # each frame's own: black rows only
+    assert float(p[1, 12:-1].min()) == 1
     assert torch.equal(tracking.picture(x[1:]), p[1:, None])
+    x[..., 3, :] = 0.2  # a row of the sure bar that is not mostly black ends it there
+    assert float(tracking.picture(x, bars)[0, 0, 3:-4].min()) == 1
 
 
 def test_a_night_shots_black_edges_hold_still_through_the_command_line(tmp_path):
@@ -156,6 +162,32 @@ def test_a_night_shots_black_edges_hold_still_through_the_command_line(tmp_path)
     for k, rows in enumerate(still):
         assert min(top) <= lead(rows) <= min(top) + 2 * thumb_row, k
         assert min(bottom) <= lead(rows[::-1]) <= min(bottom) + 2 * thumb_row, k
+
+
+def test_subtitles_in_a_letterbox_bar_stay_as_they_are_through_the_command_line(tmp_path):
+    """The real scan, reader and writer: a letterboxed H.264 clip with subtitles in its bottom bar on some
+    frames. The bars and the letters stay as they are (within 2 levels) on every frame; the picture is dreamed
+    (before, the bottom bar was dreamed around the letters: green swirls coming and going with the text)."""
+    from dreamvideo import encode, video
+    from dreamvideo.cli import main
+
+    src, out = str(tmp_path / "subs.mp4"), str(tmp_path / "out.mkv")
+    w, h, n, bar = 160, 90, 16, 14
+    big = photo(w=w + 40, h=h - 2 * bar, seed=4)
+    writer = encode.Writer(src, w, h, Fraction(25), encode.Encoding("libx264", 10))
+    for k in range(n):
+        f = np.zeros((h, w, 3), np.uint8)
+        f[bar:h - bar] = big[:, 2 * k:2 * k + w]
+        if 4 <= k < 12:
+            cv2.putText(f, "faces in the smoke", (20, h - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (235, 235, 235))
+        writer.write(f)
+    writer.close()
+    assert main([src, out, "--octaves", "2", "--steps", "2", "--codec", "ffv1"]) == 0
+    read = lambda p: list(video.read_frames(video.count_frames(video.probe(p)), 0, n))  # noqa: E731
+    for k, (i, o) in enumerate(zip(read(src), read(out))):
+        change = np.abs(o.astype(int) - i)
+        assert change[:bar - 2].max() <= 2 and change[h - bar + 2:].max() <= 2, k  # 2 rows of 4:2:0 colour
+        assert change[bar + 2:h - bar - 2].mean() > 2, k
 
 
 def test_a_fade_from_black_dreams_the_picture_not_the_dark():
