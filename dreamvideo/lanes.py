@@ -99,16 +99,26 @@ def mostly_black(y: np.ndarray, axis: int) -> np.ndarray:
     return (y >= BAR_MEAN).mean(axis) < 0.5
 
 
+def run(dark: np.ndarray) -> int:
+    """How many of a bool [N] lead True."""
+    return len(dark) if dark.all() else int(np.argmin(dark))
+
+
+def paired(dark: np.ndarray) -> np.ndarray:
+    """bool [N] per row (column) -> bool [N]: the runs from both ends, if both ends are dark (bars)."""
+    n, a, b = len(dark), run(dark), run(dark[::-1])
+    return (np.arange(n) < a) | (np.arange(n) >= n - b) if a and b else np.zeros(n, bool)
+
+
 def dark_runs(thumb: np.ndarray) -> tuple[int, int, int, int]:
     """How many rows from the top and from the bottom, and columns from the left and from the right, of a small
-    uint8 RGB frame [H,W,3] are mostly black (mostly_black): as far as a letterbox or pillarbox bar could reach
+    uint8 RGB frame [H,W,3] are mostly black (mostly_black) between the black bars (BAR_MEAN, BAR_MAX) of the
+    other side (a pillarboxed picture's rows are mostly bar): as far as a letterbox or pillarbox bar could reach
     on that frame."""
     y = gray(thumb) / 255
-
-    def run(dark: np.ndarray) -> int:  # bool [N] -> how many lead
-        return len(dark) if dark.all() else int(np.argmin(dark))
-
-    rows, cols = mostly_black(y, 1), mostly_black(y, 0)
+    rows_between, cols_between = (~paired((y.mean(a) < BAR_MEAN) & (y.max(a) < BAR_MAX)) for a in (1, 0))
+    rows = mostly_black(y[:, cols_between], 1) if cols_between.any() else np.ones(len(y), bool)
+    cols = mostly_black(y[rows_between], 0) if rows_between.any() else np.ones(y.shape[1], bool)
     return run(rows), run(rows[::-1]), run(cols), run(cols[::-1])
 
 

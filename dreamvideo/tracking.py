@@ -39,16 +39,28 @@ def shown_share(x: torch.Tensor) -> torch.Tensor:
     return (brightest / DARK).clamp(0, 1)
 
 
+def _paired(dark: torch.Tensor) -> torch.Tensor:
+    """[B,N] bool per row (column) -> [B,N] 1 on the runs from both ends, if both ends are dark (bars)."""
+    edge = dark.to(torch.float32).cumprod(1) + dark.flip(1).to(torch.float32).cumprod(1).flip(1)
+    return ((edge > 0) & dark[:, :1] & dark[:, -1:]).to(torch.float32)
+
+
 def picture(x: torch.Tensor, bars: torch.Tensor | None = None) -> torch.Tensor:
     """[B,1,H,W]: 0 on a frame's [B,3,H,W] letterbox or pillarbox bars, 1 on the picture between them. Bars are
     runs of rows (columns) from both opposite edges; the dream is not shown there, so bars stay black. `bars`
     [B,8] (lanes.shot_bars, what the job's scan found for the frame's shot; none: NO_BARS): as far as they
     surely reach from the top, bottom, left and right (shares of the height and width), a row is a bar's if
-    it is mostly black (lanes.mostly_black: subtitles in a bar stay undreamed); as far as they may reach, if it
-    averages a luma under BAR_MEAN with no pixel above BAR_MAX (a coded black with its noise and ringing). A
-    dark run from one edge alone is picture (a night sky above a lit street). On the device, no sync."""
+    it is mostly black between the pillarbox bars (columns; lanes.mostly_black: subtitles in a bar stay
+    undreamed); as far as they may reach, if it averages a luma under BAR_MEAN with no pixel above BAR_MAX (a
+    coded black with its noise and ringing). A dark run from one edge alone is picture (a night sky above a lit
+    street). On the device, no sync."""
     y = luma(x)[:, 0]
     bars = torch.tensor(NO_BARS, device=x.device, dtype=x.dtype).expand(len(x), 8) if bars is None else bars
+    strict = [(y.mean(a) < BAR_MEAN) & (y.amax(a) < BAR_MAX) for a in (2, 1)]  # [B,H] rows, [B,W] columns
+    lit = (y >= BAR_MEAN).to(x.dtype)
+    between = [1 - _paired(s).to(x.dtype) for s in strict]  # off the other axis' black bars
+    loose = [(lit * between[1][:, None, :]).sum(2) < 0.5 * between[1].sum(1, keepdim=True),
+             (lit * between[0][:, :, None]).sum(1) < 0.5 * between[0].sum(1, keepdim=True)]
 
     def inside(loose: torch.Tensor, strict: torch.Tensor, sure: torch.Tensor, reach: torch.Tensor) -> torch.Tensor:
         # [B,N] bools per row (column) and [B,2] shares from each end -> [B,N]: 1 off the bars
@@ -60,10 +72,8 @@ def picture(x: torch.Tensor, bars: torch.Tensor | None = None) -> torch.Tensor:
         both = ends[0][:, :1] * ends[1][:, :1]  # [B,1]: bars come in pairs
         return 1 - ((ends[0].cumprod(1) + ends[1].cumprod(1).flip(1)) > 0).to(x.dtype) * both
 
-    rows = inside((y >= BAR_MEAN).to(x.dtype).mean(2) < 0.5, (y.mean(2) < BAR_MEAN) & (y.amax(2) < BAR_MAX),
-                  bars[:, 0:2], bars[:, 4:6])  # [B,H]
-    cols = inside((y >= BAR_MEAN).to(x.dtype).mean(1) < 0.5, (y.mean(1) < BAR_MEAN) & (y.amax(1) < BAR_MAX),
-                  bars[:, 2:4], bars[:, 6:8])  # [B,W]
+    rows = inside(loose[0], strict[0], bars[:, 0:2], bars[:, 4:6])  # [B,H]
+    cols = inside(loose[1], strict[1], bars[:, 2:4], bars[:, 6:8])  # [B,W]
     return (rows[:, :, None] * cols[:, None, :])[:, None]
 
 

@@ -112,6 +112,9 @@ def test_a_shots_dark_runs_decide_where_its_bars_are():
     thumb[:, :2] = 0  # black in the two left columns only: picture rows are not black
     assert lanes.dark_runs(thumb) == (5, 5, 2, 0)
     assert lanes.dark_runs(np.zeros((36, 64, 3), np.uint8)) == (36, 36, 64, 64)
+    pillarboxed = np.zeros((36, 64, 3), np.uint8)
+    pillarboxed[:, 22:42] = 120  # a portrait picture: every row is mostly bar, and none is black between them
+    assert lanes.dark_runs(pillarboxed) == (0, 0, 22, 22)
     night = [(12, 9, 0, 0), (7, 15, 0, 0), (36, 36, 64, 64)]  # the sky's black reaches down as the camera moves
     assert lanes.shot_bars(night, (64, 36)) == (7 / 36, 9 / 36, 0, 0, 8 / 36, 10 / 36, 1 / 64, 1 / 64)
     scan = lanes.Scan([2], [0.5] * 4, [(12, 9, 0, 0), (7, 15, 0, 0), (3, 3, 0, 0), (4, 3, 0, 0)], (64, 36))
@@ -134,6 +137,10 @@ def test_bars_go_as_far_as_their_shot_lets():
     assert torch.equal(tracking.picture(x[1:]), p[1:, None])
     x[..., 3, :] = 0.2  # a row of the sure bar that is not mostly black ends it there
     assert float(tracking.picture(x, bars)[0, 0, 3:-4].min()) == 1
+    portrait = torch.zeros(1, 3, 40, 60)
+    portrait[..., 20:40] = 0.5  # pillarboxed: each row is mostly bar, but not between the bars
+    p = tracking.picture(portrait, torch.tensor([[1.0, 1.0, 20 / 60, 20 / 60, 1, 1, 1, 1]]))[0, 0]
+    assert float(p[:, :20].max()) == 0 and float(p[:, 40:].max()) == 0 and float(p[:, 20:40].min()) == 1
 
 
 def test_a_night_shots_black_edges_hold_still_through_the_command_line(tmp_path):
