@@ -11,7 +11,7 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   dollyin, dollyout   5 s of a camera moving straight in (the view's scale growing 2.5 times) and out, over the
            sharp clip's mosaic: the dream magnified, then minified with new content at every edge
   strobe   the camera clip under a strobe (two frames 1.7 times as bright every second) and, from 5 s, light
-           dimmed to 0.6; its cuts found as find_cuts does (none: a change of light is not a cut)
+           dimmed to 0.6; its cuts found as scan_video does (none: a change of light is not a cut)
   grain    the camera clip with sensor noise of 4 grey levels, new on every frame (real footage, low light)
   web      the camera clip through H.264 at CRF 36 (blocking and smeared detail, as in a small web download)
   title    the camera clip's first 5 s under a static white title (a logo, a burned-in caption); its ghost column
@@ -68,7 +68,7 @@ def clips(width: int) -> dict:
     import cv2
     import skimage.data
     from dreamvideo import config, encode, synth, video
-    from dreamvideo.lanes import THUMB_WIDTH, find_cuts, is_cut, thumb_height
+    from dreamvideo.lanes import THUMB_WIDTH, is_cut, scan_video, thumb_height
 
     size = (width, width * 9 // 16)
     passer, masks = synth.passer(skimage.data.coffee(), skimage.data.chelsea(), size, 125, enter=10, leave=80)
@@ -77,7 +77,7 @@ def clips(width: int) -> dict:
         synth.photo_clip(path, [skimage.data.astronaut(), skimage.data.coffee()], size, Fraction(25), 100, cut_at=60)
         info = video.count_frames(video.probe(path))
         cut = list(video.read_frames(info, 0, info.frames))
-        cuts = find_cuts(info, 0, info.frames, config.VideoConfig().cut_threshold).cuts
+        cuts = scan_video(info, 0, info.frames, config.VideoConfig().cut_threshold).cuts
         photo = skimage.data.astronaut()
         path = synth.camera_path(photo.shape, size, 250)
         camera = synth.camera(photo, size, 250)
@@ -89,7 +89,7 @@ def clips(width: int) -> dict:
         web = list(video.read_frames(video.count_frames(video.probe(web)), 0, len(camera)))
     grain = synth.grain(camera)
     lit = synth.strobe(camera)
-    thumb = (THUMB_WIDTH, thumb_height(*size))  # as find_cuts reads them
+    thumb = (THUMB_WIDTH, thumb_height(*size))  # as scan_video reads them
 
     def detected(frames):  # the cuts the reader finds
         thumbs = [cv2.resize(f, thumb, interpolation=cv2.INTER_AREA) for f in frames]

@@ -48,7 +48,7 @@ def measure(inp: list[np.ndarray], out: list[np.ndarray], cuts: set[int], fps: f
 def main(argv: list[str] | None = None) -> int:
     from dreamvideo import config, video
     from dreamvideo.errors import UserError
-    from dreamvideo.lanes import find_cuts
+    from dreamvideo.lanes import scan_video
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("input")
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(out) < 2 or len(inp) < len(out):
             raise UserError(f"{args.input} has {len(inp)} frames from {args.start}s, {args.output} {len(out)}: "
                             "give the input and --start the dream was made from, and a dream of 2 frames or more")
-        cuts = find_cuts(in_info, start, len(out), config.VideoConfig().cut_threshold).cuts
+        cuts = scan_video(in_info, start, len(out), config.VideoConfig().cut_threshold).cuts
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -27,7 +27,7 @@ import torch
 from dreamvideo import config, encode, synth, video
 from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
 from dreamvideo.job import Job
-from dreamvideo.lanes import find_cuts
+from dreamvideo.lanes import scan_video
 from dreamvideo.runner import make_dreamer, resolve_device
 
 
@@ -35,7 +35,7 @@ def engine_alone(path, cfg):
     """Frames/s of the dreaming alone: frames decoded and flows computed beforehand, not timed."""
     info = video.count_frames(video.probe(path))
     frames = list(video.read_frames(info, 0, info.frames))
-    cuts = find_cuts(info, 0, info.frames, cfg.video.cut_threshold).cuts
+    cuts = scan_video(info, 0, info.frames, cfg.video.cut_threshold).cuts
     items = []
     for i, f in enumerate(frames):
         cut = i == 0 or i in cuts

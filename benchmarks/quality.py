@@ -17,7 +17,7 @@ import torch
 from dreamvideo import config, metrics, synth, video
 from dreamvideo.animate import FrameIn, VideoDreamer, frame_generator, prepare_flows
 from dreamvideo.images import to_tensor, to_uint8
-from dreamvideo.lanes import find_cuts
+from dreamvideo.lanes import scan_video
 from dreamvideo.runner import make_dreamer
 
 
@@ -74,7 +74,7 @@ def load(path, width):
     info = video.count_frames(video.probe(path))
     h = round(info.height * width / info.width)
     frames = list(video.read_frames(info, 0, info.frames, (width, h)))
-    cuts = find_cuts(info, 0, info.frames, config.VideoConfig().cut_threshold).cuts
+    cuts = scan_video(info, 0, info.frames, config.VideoConfig().cut_threshold).cuts
     return frames, set(cuts)
 
 

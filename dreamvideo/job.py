@@ -98,7 +98,7 @@ class Job:
         m = self.work.manifest
         if m.cuts is None:
             damage: list[str] = []
-            found = plan.find_cuts(self.info, self.start, self.count, self.cfg.video.cut_threshold, damage)
+            found = plan.scan_video(self.info, self.start, self.count, self.cfg.video.cut_threshold, damage)
             if found.count == 0:
                 raise UserError(f"{self.src} has no video frames that ffmpeg can decode")
             m.cuts, m.count, m.decode_errors = found.cuts, found.count, len(damage)

@@ -74,7 +74,7 @@ class Scan:
                 for a, b in zip(firsts, [*self.cuts, self.count]) if a < b}
 
 
-def find_cuts(info: video.VideoInfo, start: int, count: int, threshold: float,
+def scan_video(info: video.VideoInfo, start: int, count: int, threshold: float,
               damage: list | None = None) -> Scan:
     """Scan `count` frames from input frame `start` as THUMB_WIDTH-wide thumbnails. `damage` receives the
     decoder's error lines."""
@@ -124,14 +124,16 @@ def dark_runs(thumb: np.ndarray) -> tuple[int, int, int, int]:
 
 def shot_bars(runs: list[tuple[int, int, int, int]], thumb: tuple[int, int]) -> tuple[float, ...]:
     """Where one shot's bars are (tracking.picture), from the top, bottom, left and right, as shares of the
-    height and width: how far they surely reach, the shortest dark run from that edge on any of its frames
-    (dark_runs of thumbnails [h,w]), and how far they may reach, one thumbnail row (column) further. A letterbox
-    bar is black on every frame of its shot, up to the same row, subtitles or not; the black top of a night sky
-    reaches down as far as the moving picture makes it, so its edge holds still and the dark picture beyond it
-    is dreamed. Returns (4 sure, 4 may reach)."""
+    height and width: how far they surely reach, the shortest dark run from that edge on those of its frames
+    that have one and are not black (dark_runs of thumbnails [h,w]; a frame flashed or faded to white has none),
+    and how far they may reach, one thumbnail row (column) further. A letterbox bar is black on every frame of
+    its shot, up to the same row, subtitles or not; the black top of a night sky reaches down as far as the
+    moving picture makes it, so its edge holds still and the dark picture beyond it is dreamed. Returns
+    (4 sure, 4 may reach)."""
     w, h = thumb
-    shortest = np.min(np.array(runs), 0)
-    sides = list(zip(shortest, (h, h, w, w)))
+    r, n = np.array(runs), np.array([h, h, w, w])
+    shortest = np.where((r > 0) & (r < n), r, n).min(0) % n  # none: 0
+    sides = list(zip(shortest, n))
     return tuple([float(r / n) for r, n in sides] + [float(min(1.0, (r + 1) / n)) for r, n in sides])
 
 

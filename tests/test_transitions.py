@@ -102,8 +102,8 @@ def test_only_dark_runs_from_both_opposite_edges_are_bars():
 
 def test_a_shots_dark_runs_decide_where_its_bars_are():
     """lanes.dark_runs on thumbnails: rows that are mostly black count (a subtitle in the bottom bar leaves its
-    rows black). lanes.shot_bars: they surely reach as far as the shortest run of the shot's frames, and may
-    reach one thumbnail row further."""
+    rows black). lanes.shot_bars: they surely reach as far as the shortest run of the shot's frames that have
+    one and are not black, and may reach one thumbnail row further."""
     from dreamvideo import lanes
 
     thumb = np.full((36, 64, 3), 120, np.uint8)
@@ -117,6 +117,8 @@ def test_a_shots_dark_runs_decide_where_its_bars_are():
     assert lanes.dark_runs(pillarboxed) == (0, 0, 22, 22)
     night = [(12, 9, 0, 0), (7, 15, 0, 0), (36, 36, 64, 64)]  # the sky's black reaches down as the camera moves
     assert lanes.shot_bars(night, (64, 36)) == (7 / 36, 9 / 36, 0, 0, 8 / 36, 10 / 36, 1 / 64, 1 / 64)
+    flashed = [(5, 5, 0, 0), (0, 0, 0, 0), (6, 5, 0, 0)]  # a letterboxed shot flashed to white on one frame
+    assert lanes.shot_bars(flashed, (64, 36))[:2] == (5 / 36, 5 / 36)
     scan = lanes.Scan([2], [0.5] * 4, [(12, 9, 0, 0), (7, 15, 0, 0), (3, 3, 0, 0), (4, 3, 0, 0)], (64, 36))
     assert scan.bars() == {0: lanes.shot_bars(night[:2], (64, 36)), 2: (3 / 36, 3 / 36, 0, 0, 4 / 36, 4 / 36, 1 / 64, 1 / 64)}
     assert lanes.bars_at(scan.bars(), 1)[0] == 7 / 36 and lanes.bars_at(scan.bars(), 3)[0] == 3 / 36

@@ -94,13 +94,13 @@ def test_consistent_passes_inverse_flows_and_fails_contradictions():
 # lanes
 def test_a_change_of_light_is_not_a_cut_and_a_cut_is():
     """A flash, a strobe, a dimmed or coloured light moves the histogram score past the threshold as a cut does;
-    only a new picture is a cut. Frames 64 px wide, as find_cuts sees them."""
+    only a new picture is a cut. Frames 64 px wide, as scan_video sees them."""
     import cv2
     import skimage.data
 
     from dreamvideo import synth
 
-    def thumb(f):  # as find_cuts sees a 256x144 frame
+    def thumb(f):  # as scan_video sees a 256x144 frame
         return cv2.resize(f, (lanes.THUMB_WIDTH, lanes.thumb_height(256, 144)), interpolation=cv2.INTER_AREA)
 
     clip = [thumb(f) for f in synth.camera(skimage.data.astronaut(), (256, 144), 250)]  # 10 s
