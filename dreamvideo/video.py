@@ -93,6 +93,7 @@ class VideoInfo:
     color: Color = Color()
     sar: Fraction = Fraction(1)  # sample (pixel) aspect ratio: anamorphic video keeps its shape
     seekable: bool = True  # False: containers whose seeks are not frame-exact (MPEG-TS, AVI): read from the start
+    interlaced: bool = False  # fields (top or bottom first): deinterlaced as read, one frame per frame
 
     def frame_count(self) -> int:
         return self.frames if self.frames is not None else round(self.duration * self.fps)
@@ -136,12 +137,15 @@ def probe(path: str) -> VideoInfo:
         w, h = h, w  # ffmpeg rotates when decoding, so frames come out as displayed
     audio = tuple(AudioStream(m.group(1), m.group(2).strip()) for m in _AUDIO.finditer(text))
     pix = _PIXFMT.search(lines[0])
-    color = parse_color(pix.group(1) or pix.group(2)) if pix else Color()
+    pix = (pix.group(1) or pix.group(2)) if pix else ""
+    color = parse_color(pix) if pix else Color()
+    interlaced = any("first" in item for item in pix.split(","))  # top / bottom (coded) first
     sar = _SAR.search(lines[0])
     sar = Fraction(int(sar.group(1)), int(sar.group(2))) if sar and int(sar.group(2)) and int(sar.group(1)) else Fraction(1)
     fmt = _FORMAT.search(text)
     seekable = not (fmt and set(fmt.group(1).split(",")) & UNSEEKABLE)
-    return VideoInfo(path, w, h, fps, duration, rotation, audio, color=color, sar=sar, seekable=seekable)
+    return VideoInfo(path, w, h, fps, duration, rotation, audio, color=color, sar=sar, seekable=seekable,
+                     interlaced=interlaced)
 
 
 def audio_info(path: str) -> VideoInfo:
@@ -256,7 +260,8 @@ def read_frames(info: VideoInfo, start: int = 0, count: int | None = None,
     lanes and resumed chunks of one job) therefore see exactly the same frames whatever the file's timestamps."""
     w, h = size or (info.width, info.height)
     args = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error"]
-    filters = []
+    # interlaced: each frame's two fields made into one progressive frame (the rate and the count kept)
+    filters = ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if info.interlaced else []
     if start > 0 and not info.seekable:
         start, skip = 0, start + skip  # decode from the start and drop frames: slower, but exact
     if start > 0:  # seek early, then cut at the frame's time: exact where a seek alone lands a frame off
