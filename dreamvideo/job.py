@@ -22,6 +22,7 @@ from .errors import UserError
 from .images import scaled_size
 from .output import OutputSpec, output_spec, with_source
 from .reactive import Animator
+from .rates import shift_timecode
 from .lanerun import LaneIO, LaneRun, dream_lanes
 from .workdir import WorkDir, identity
 
@@ -84,7 +85,8 @@ class Job:
         self.size = scaled_size(info.width, info.height, cfg.run.width)
         self.start, self.count = frame_range(info, cfg)
         v = cfg.video
-        self.out = with_source(output_spec(dst, v.codec, v.crf, v.preset), info.color, info.sar)
+        timecode = shift_timecode(info.timecode, self.start, info.fps)  # an editor relinks by it
+        self.out = with_source(output_spec(dst, v.codec, v.crf, v.preset), info.color, info.sar, timecode)
         if cfg.audio.file:  # a replacement soundtrack, from the output's first frame, cut to its length
             self.soundtrack, self.audio_start = video.audio_info(cfg.audio.file), 0
         else:

@@ -72,6 +72,8 @@ def finish(parts: list[str], out: OutputSpec, fps: Fraction, frames: int, size: 
         args += ["-c:v", "copy"]
     if out.ext in (".mp4", ".mov"):
         args += ["-movflags", "+faststart"]
+    if out.timecode and out.ext in (".mp4", ".mov", ".mkv"):
+        args += ["-timecode", out.timecode]
     tmp = f"{out.path}.part{os.getpid()}{out.ext}"
     try:
         run_ffmpeg(args + [fpath(tmp)], f"write {out.path}")

@@ -57,6 +57,7 @@ class OutputSpec:
     ext: str  # the output's own extension
     chunk_ext: str  # the extension of the encoded parts joined at the end
     encoding: encode.Encoding
+    timecode: str = ""  # of the first frame, written where the container keeps one (mp4, mov, mkv)
 
     @property
     def keeps_audio(self) -> bool:
@@ -115,6 +116,7 @@ def output_spec(path: str, codec: str = "", crf: int = 18, preset: str = "medium
                       encode.Encoding(resolve_codec(codec or DEFAULT_CODEC.get(ext, "libx264")), crf, preset))
 
 
-def with_source(spec: OutputSpec, color: video.Color, sar) -> OutputSpec:
-    """The output written with the input's colour description and pixel aspect ratio."""
-    return replace(spec, encoding=replace(spec.encoding, color=color, sar=sar))
+def with_source(spec: OutputSpec, color: video.Color, sar, timecode: str = "") -> OutputSpec:
+    """The output written with the input's colour description, pixel aspect ratio and the timecode of its
+    first frame."""
+    return replace(spec, encoding=replace(spec.encoding, color=color, sar=sar), timecode=timecode)

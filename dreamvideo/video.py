@@ -94,6 +94,7 @@ class VideoInfo:
     sar: Fraction = Fraction(1)  # sample (pixel) aspect ratio: anamorphic video keeps its shape
     seekable: bool = True  # False: containers whose seeks are not frame-exact (MPEG-TS, AVI): read from the start
     interlaced: bool = False  # fields (top or bottom first): deinterlaced as read, one frame per frame
+    timecode: str = ""  # of the first frame, 'HH:MM:SS:FF' (';' before FF: drop-frame); "" where it has none
 
     def frame_count(self) -> int:
         return self.frames if self.frames is not None else round(self.duration * self.fps)
@@ -107,11 +108,12 @@ _FPS = re.compile(r", ([\d.]+)(k?) (fps|tbr)")
 _DURATION = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
 _ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees")
 _FORMAT = re.compile(r"Input #0, ([\w,]+), from")
+_TIMECODE = re.compile(r"timecode\s*: (\d+:\d\d:\d\d[:;.]\d\d)", re.IGNORECASE)
 UNSEEKABLE = {"mpegts", "mpeg", "avi", "h264", "hevc", "mpegvideo", "m4v", "flv", "asf"}
 
 
 def probe(path: str) -> VideoInfo:
-    """Size, exact fps, duration, rotation and audio streams of a video file."""
+    """Size, exact fps, duration, rotation, audio streams, field order and timecode of a video file."""
     if not os.path.isfile(path):
         raise UserError(f"input not found: {path}")
     r = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-i", fpath(path)], capture_output=True, text=True,
@@ -144,8 +146,9 @@ def probe(path: str) -> VideoInfo:
     sar = Fraction(int(sar.group(1)), int(sar.group(2))) if sar and int(sar.group(2)) and int(sar.group(1)) else Fraction(1)
     fmt = _FORMAT.search(text)
     seekable = not (fmt and set(fmt.group(1).split(",")) & UNSEEKABLE)
+    tc = _TIMECODE.search(text)
     return VideoInfo(path, w, h, fps, duration, rotation, audio, color=color, sar=sar, seekable=seekable,
-                     interlaced=interlaced)
+                     interlaced=interlaced, timecode=tc.group(1) if tc else "")
 
 
 def audio_info(path: str) -> VideoInfo:

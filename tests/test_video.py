@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from dreamvideo import animate, config, encode, video
+from dreamvideo import animate, config, encode, rates, video
 from dreamvideo.cli import main
 from dreamvideo.detail import soften_detail
 from dreamvideo.errors import UserError
@@ -359,3 +359,35 @@ def test_interlaced_input_is_deinterlaced_as_it_is_read(clips, tmp_path):
     assert main([woven, out, *FAST]) == 0
     got = info(out)
     assert not got.interlaced and (got.frames, got.fps) == (25, src.fps)
+
+
+@pytest.mark.parametrize("tc, frames, fps, want", [
+    ("10:00:00:00", 30, Fraction(25), "10:00:01:05"),
+    ("23:59:59:24", 1, Fraction(25), "00:00:00:00"),  # wraps at 24 hours
+    ("00:00:59;29", 1, Fraction(30000, 1001), "00:01:00;02"),  # drop-frame skips ;00 and ;01 at a minute
+    ("00:09:59;29", 1, Fraction(30000, 1001), "00:10:00;00"),  # but not at every tenth
+    ("01:00:59;58", 3, Fraction(60000, 1001), "01:01:00;05"),
+    ("00:00:00:25", 0, Fraction(25), ""), ("00:00:00;00", 0, Fraction(25), ""), ("", 5, Fraction(25), ""),
+])
+def test_timecode_arithmetic(tc, frames, fps, want):
+    assert rates.shift_timecode(tc, frames, fps) == want
+
+
+def test_drop_frame_timecode_counts_every_frame_once():
+    for fps in (Fraction(30000, 1001), Fraction(60000, 1001)):
+        labels = [rates.frame_timecode(n, fps, True) for n in range(0, int(fps * 3600), 3)]
+        assert [rates.timecode_frame(t, fps) for t in labels] == list(range(0, int(fps * 3600), 3))
+
+
+@pytest.mark.parametrize("ext, fps, tc, start, want", [
+    (".mov", "30000/1001", "01:00:59;28", "0.5", "01:01:00;15"), (".mkv", "25", "10:00:00:00", "0.4", "10:00:00:10")])
+def test_the_output_starts_at_the_timecode_of_its_first_frame(tmp_path, ext, fps, tc, start, want):
+    """A source with a timecode (drop-frame too) dreamed from --start: the output's timecode is its first frame's,
+    so an editor can relink it in place of the source."""
+    src, out = str(tmp_path / f"tc{ext}"), str(tmp_path / f"out{ext}")
+    video.run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size=160x90:rate={fps}", "-t", "1", "-timecode", tc,
+                      "-c:v", "libx264", "-pix_fmt", "yuv420p", src], "make a clip with a timecode")
+    assert info(src).timecode == tc
+    assert main([src, out, *FAST, "--start", start]) == 0
+    assert info(out).timecode == want
+    assert info(out).frames == info(src).frames - round(float(start) * float(Fraction(fps)))
