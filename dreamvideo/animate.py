@@ -77,6 +77,13 @@ def frame_generator(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + index)
 
 
+def key_detail(y: torch.Tensor, x: torch.Tensor, v) -> torch.Tensor:
+    """The dream detail [B,3,H,W] a keyframe carries: its full dream y of frame x [B,3,H,W], the new detail softened to
+    what motion can carry (detail.soften_detail with video settings v). The video shows it as far as the frame's
+    light and its bars let (tracking.shown); so does `dreamvideo VIDEO still.png`."""
+    return soften_detail(y - x, x, v)
+
+
 def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor) -> Carry:
     """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W] whose frame shows
     `share` [1,1,1,1] of its dream (tracking.shown_share)."""
@@ -208,7 +215,7 @@ class VideoDreamer:
         dream = replace(s.dream, step_size=nums.step_size.view(-1)) if nums else s.dream  # [B]: per sample
         objective = nums.objective if nums else s.objective
         y = self.dreamer.dream(x, [frame_generator(seed, item.index) for item in items], None, dream, objective)
-        d = soften_detail(y - x, x, s.video)  # no finer than motion can carry
+        d = key_detail(y, x, s.video)  # no finer than motion can carry
         share = shown_share(x)
         fade = torch.cat([REPAINT_FADE * (o - d[j:j + 1]) if o is not None else torch.zeros_like(d[j:j + 1])
                           for j, o in enumerate(old or [None] * len(items))])

@@ -198,7 +198,8 @@ def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     """Dream one frame of the video `src` (at video.start) at the render's size, exactly as the video's keyframe
     there is dreamed, and write it to the image `dst`: a full-size check of the look before a long render."""
     from . import video
-    from .animate import frame_generator
+    from .animate import frame_generator, key_detail
+    from .tracking import shown
 
     info = video.probe(src)
     index = round(cfg.video.start * info.fps)
@@ -215,4 +216,5 @@ def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     x = images.to_tensor(rgb, dreamer.device)
     progress = progress_factory(dreamer.steps_for(*rgb.shape[:2])) if progress_factory else None
     y = dreamer.dream(x, frame_generator(cfg.run.seed, index), progress)
+    y = (x + shown(x) * key_detail(y, x, cfg.video)).clamp(0, 1)  # as the video shows its keyframe
     images.write_image(dst, images.to_uint8(y)[0])

@@ -391,3 +391,15 @@ def test_the_output_starts_at_the_timecode_of_its_first_frame(tmp_path, ext, fps
     assert main([src, out, *FAST, "--start", start]) == 0
     assert info(out).timecode == want
     assert info(out).frames == info(src).frames - round(float(start) * float(Fraction(fps)))
+
+
+def test_a_still_of_a_video_is_its_keyframe_as_the_video_shows_it(clips, tmp_path):
+    """`dreamvideo VIDEO still.png --start T` is, to the level, the first frame of the video dreamed from T
+    (before, the still showed the keyframe's dream unsoftened: stronger and finer than the video would)."""
+    import cv2
+
+    out, still = str(tmp_path / "v.mkv"), str(tmp_path / "still.png")
+    assert main([clips["silent"], out, *FAST, "--start", "0.4", "--frames", "2", "--codec", "ffv1"]) == 0
+    assert main([clips["silent"], still, *FAST, "--start", "0.4"]) == 0
+    first = next(video.read_frames(info(out)))
+    assert np.array_equal(cv2.cvtColor(cv2.imread(still), cv2.COLOR_BGR2RGB), first)
