@@ -21,7 +21,7 @@ from .config import Config, to_toml
 from .errors import UserError
 from .images import scaled_size
 from .output import OutputSpec, output_spec, with_source
-from .reactive import Animator
+from .reactive import Animator, soundtrack_features
 from .rates import shift_timecode
 from .lanerun import LaneIO, LaneRun, dream_lanes
 from .workdir import WorkDir, identity
@@ -177,17 +177,8 @@ class Job:
                       v.consistency, self.out, folder, finished, device)
 
     def features(self) -> dict | None:
-        """Audio features for animated settings, one row per job frame: from --audio FILE (aligned with the
-        output) or from the input's own soundtrack (aligned with the input); None when nothing reacts."""
-        from . import audio
-        from .reactive import needs_audio
-
-        if not needs_audio(self.cfg):
-            return None
-        a = self.cfg.audio
-        samples = audio.read_audio(a.file or self.src)
-        first = 0 if a.file else self.start
-        return audio.features(samples, self.fps, self.count, first, attack=a.attack, release=a.release)
+        """Audio features for animated settings, one row per job frame (reactive.soundtrack_features)."""
+        return soundtrack_features(self.cfg, self.src, self.fps, self.count, self.start)
 
     def _assemble(self, lanes: list[plan.Lane], chunks: dict) -> None:
         parts = []

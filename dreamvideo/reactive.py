@@ -47,6 +47,24 @@ def needs_audio(cfg: Config) -> bool:
     return any(a.uses_audio for a in animated)
 
 
+def soundtrack_features(cfg: Config, src: str, fps: Fraction, frames: int, first: int) -> dict | None:
+    """Audio features for animated settings, one row per frame of a video job that dreams input frames first ..
+    first + frames - 1: from --audio FILE (aligned with the output: row 0 is its first frame) or from the
+    input `src`'s own soundtrack (aligned with the input); None when nothing reacts. Scaled and smoothed over
+    the whole soundtrack, so a frame reacts the same in a render of a part (--start, --frames, a still) as in
+    the whole one."""
+    from . import audio
+
+    if not needs_audio(cfg):
+        return None
+    a = cfg.audio
+    samples = audio.read_audio(a.file or src)
+    skip = 0 if a.file else first
+    whole = max(skip + frames, int(len(samples) / audio.RATE * fps))
+    feats = audio.features(samples, fps, whole, attack=a.attack, release=a.release)
+    return {name: v[skip:skip + frames] for name, v in feats.items()}
+
+
 def _get(cfg: Config, key: str):
     section, name = key.split(".")
     return getattr(getattr(cfg, section), name)

@@ -199,6 +199,7 @@ def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     there is dreamed, and write it to the image `dst`: a full-size check of the look before a long render."""
     from . import video
     from .animate import frame_generator, key_detail
+    from .reactive import Animator, soundtrack_features
     from .tracking import shown
 
     info = video.probe(src)
@@ -213,8 +214,13 @@ def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     finally:
         frames.close()
     dreamer = make_dreamer(cfg)
+    left = max(1, info.frame_count() - index)  # as a render from there would hear the soundtrack
+    animator = Animator(cfg, dreamer, info.fps, soundtrack_features(cfg, src, info.fps, left, index), index)
+    animator.check([index])
+    s = animator.at(index)  # animated settings at the frame's time, as the video's
+    dreamer.cfg = replace(cfg, dream=s.dream)
     x = images.to_tensor(rgb, dreamer.device)
     progress = progress_factory(dreamer.steps_for(*rgb.shape[:2])) if progress_factory else None
-    y = dreamer.dream(x, frame_generator(cfg.run.seed, index), progress)
-    y = (x + shown(x) * key_detail(y, x, cfg.video)).clamp(0, 1)  # as the video shows its keyframe
+    y = dreamer.dream(x, frame_generator(cfg.run.seed, index), progress, s.dream, s.objective)
+    y = (x + shown(x) * key_detail(y, x, s.video)).clamp(0, 1)  # as the video shows its keyframe
     images.write_image(dst, images.to_uint8(y)[0])

@@ -1,4 +1,6 @@
 """Keyframed and audio-reactive settings in video and zoom modes."""
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -180,3 +182,16 @@ def test_lanes_with_animated_objectives_dream_as_one_batch(spec):
     assert calls_alone == [1] * 6 and calls_together == [2] * 3
     assert all(np.abs(x.astype(int) - y).max() <= 2 for x, y in zip(alone, together))
     assert np.abs(alone[0].astype(int) - alone[1]).max() > 10  # the two lanes' objectives did differ
+
+
+def test_a_part_of_a_video_reacts_as_it_does_in_the_whole(swell):
+    """Features for a job over frames 35..44 (the tone) are those frames' rows of the whole soundtrack's: scaled
+    and smoothed over all of it (before, over the part alone: a render from --start, or a still, reacted
+    otherwise)."""
+    from dreamvideo.reactive import soundtrack_features
+
+    cfg = config.load("default", sets=["dream.step_size=0.01 + 0.04*rms"])
+    whole = soundtrack_features(cfg, swell, Fraction(25), 50, 0)
+    part = soundtrack_features(cfg, swell, Fraction(25), 10, 35)
+    assert all(np.array_equal(part[k], whole[k][35:45]) for k in whole)
+    assert float(part["rms"].min()) > 0.8  # the loud part of the swell, as loud as in the whole

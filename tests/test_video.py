@@ -393,13 +393,15 @@ def test_the_output_starts_at_the_timecode_of_its_first_frame(tmp_path, ext, fps
     assert info(out).frames == info(src).frames - round(float(start) * float(Fraction(fps)))
 
 
-def test_a_still_of_a_video_is_its_keyframe_as_the_video_shows_it(clips, tmp_path):
-    """`dreamvideo VIDEO still.png --start T` is, to the level, the first frame of the video dreamed from T
-    (before, the still showed the keyframe's dream unsoftened: stronger and finer than the video would)."""
+@pytest.mark.parametrize("animated", [[], ["--step-size", "0s:0.01, 1s:0.05"], ["--step-size", "0.01 + 0.04*rms"]])
+def test_a_still_of_a_video_is_its_keyframe_as_the_video_shows_it(clips, tmp_path, animated):
+    """`dreamvideo VIDEO still.png --start T` is, to the level, the first frame of the video dreamed from T,
+    animated settings too (before, the still showed the keyframe's dream unsoftened, stronger and finer than
+    the video would, and an animated setting ended in a traceback)."""
     import cv2
 
     out, still = str(tmp_path / "v.mkv"), str(tmp_path / "still.png")
-    assert main([clips["silent"], out, *FAST, "--start", "0.4", "--frames", "2", "--codec", "ffv1"]) == 0
-    assert main([clips["silent"], still, *FAST, "--start", "0.4"]) == 0
+    assert main([clips["sine"], out, *FAST, *animated, "--start", "0.4", "--frames", "2", "--codec", "ffv1"]) == 0
+    assert main([clips["sine"], still, *FAST, *animated, "--start", "0.4"]) == 0
     first = next(video.read_frames(info(out)))
     assert np.array_equal(cv2.cvtColor(cv2.imread(still), cv2.COLOR_BGR2RGB), first)
