@@ -47,16 +47,11 @@ def start_image(path: str | None, cfg: Config, device) -> torch.Tensor:
 
 def zoom_animator(cfg: Config, dreamer, fps, count: int):
     """Animated zoom settings; audio features come from --audio FILE."""
-    from . import audio
-    from .reactive import Animator, needs_audio
+    from .reactive import Animator, needs_audio, soundtrack_features
 
-    features = None
-    if needs_audio(cfg):
-        if not cfg.audio.file:
-            raise UserError("these settings react to audio: give the soundtrack with --audio FILE")
-        a = cfg.audio
-        features = audio.features(audio.read_audio(a.file), fps, count, attack=a.attack, release=a.release)
-    animator = Animator(cfg, dreamer, fps, features)
+    if needs_audio(cfg) and not cfg.audio.file:
+        raise UserError("these settings react to audio: give the soundtrack with --audio FILE")
+    animator = Animator(cfg, dreamer, fps, soundtrack_features(cfg, "", fps, count, 0))
     animator.check(range(count))
     return animator
 
