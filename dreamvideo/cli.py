@@ -127,11 +127,32 @@ def check_ray_flags(args, video: bool) -> None:
             raise UserError(f"--{flag.replace('_', '-')} goes with --ray: add --ray, or leave it out")
 
 
+# video flags a still output has no use for: its frames, its encoding, its later frames' carry, its sound
+STILL_UNUSED = {"--frames": "setting:video.frames", "--duration": "duration", "--lanes": "setting:video.lanes",
+                "--flow": "setting:video.flow", "--blend": "setting:video.blend", "--evolve": "setting:video.evolve",
+                "--repaint": "setting:video.repaint", "--crf": "setting:video.crf", "--codec": "setting:video.codec",
+                "--encoder-preset": "setting:video.preset", "--no-audio": "no_audio", "--preview": "preview"}
+
+
+def check_still_flags(args, from_video: bool) -> None:
+    """A still output (an image dreamed, or one frame of a video) is refused the video flags it would ignore;
+    an image also --start and --audio, which only a video's timeline gives a meaning."""
+    unused = dict(STILL_UNUSED, **({} if from_video else {"--start": "start", "--audio": "setting:audio.file"}))
+    for flag, dest in unused.items():
+        if getattr(args, dest, None) not in (None, False):
+            if from_video:
+                raise UserError(f"{flag} is for videos, and a still of {args.input} is one keyframe: leave {flag} "
+                                f"out, or give a video output")
+            raise UserError(f"{flag} is for videos, and {args.input} is a still image: leave {flag} out (an "
+                            f"animation from an image is `dreamvideo zoom {args.input} OUT`)")
+
+
 def cmd_image(args) -> int:
     from .images import IMAGE_EXTENSIONS
 
     check_input(args.input)
     check_ray_flags(args, video=False)
+    check_still_flags(args, from_video=False)
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in IMAGE_EXTENSIONS:
         raise UserError(f"{args.input} is a still image, so the output must be an image "
@@ -175,6 +196,7 @@ def cmd_video(args) -> int:
 
 def cmd_still(args) -> int:
     """One frame of a video (at --start), dreamed at full size as a keyframe of the video would be."""
+    check_still_flags(args, from_video=True)
     check_output(args.output, present(args.output), args.overwrite, [args.input])
     cfg = resolve_config(args)
     from .runner import apply_threads

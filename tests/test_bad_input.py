@@ -98,6 +98,13 @@ CASES = [  # (id, args with {clip} {photo} {out} {png} {dir} ..., what the line 
     ("lbfgs-preset-smooth", "{photo} {png} --preset bad_trip --set dream.smooth=1 --set dream.tile=512",
      "dream.smooth, dream.tile have no effect"),
     ("lbfgs-bf16", "{photo} {png} --set dream.optimizer=lbfgs --set dream.precision=bf16", "use dream.optimizer = ascent"),
+    ("image-frames", "{photo} {png} --frames 10", "--frames is for videos.*still image"),
+    ("image-start", "{photo} {png} --start 2", "--start is for videos.*dreamvideo zoom"),
+    ("image-crf", "{photo} {png} --crf 10", "--crf is for videos"),
+    ("still-frames", "{clip} {png} --start 0.5 --frames 10", "--frames is for videos.*one keyframe"),
+    ("still-codec", "{clip} {png} --codec ffv1", "--codec is for videos.*one keyframe"),
+    ("still-no-audio", "{clip} {png} --no-audio", "--no-audio is for videos"),
+    ("still-preview", "{clip} {png} --preview", "--preview is for videos"),
 ]
 
 
