@@ -7,7 +7,7 @@ import sys
 import tempfile
 
 from .errors import UserError
-from .flags import build_parser, resolve_config
+from .flags import SETTING, build_parser, resolve_config
 
 COMMANDS = ("image", "video", "zoom", "audio", "models", "layers")
 
@@ -169,6 +169,18 @@ def cmd_image(args) -> int:
                   args.output + ".toml", cfg, "dreaming", "step")
 
 
+def check_encoding_flags(args, spec) -> None:
+    """--crf and --encoder-preset are refused where the output's encoder does not use them."""
+    for flag, dest, name in (("--crf", "video.crf", "crf"), ("--encoder-preset", "video.preset", "preset")):
+        if getattr(args, SETTING + dest, None) is None or name in spec.encoding.takes:
+            continue
+        if spec.kind != "container":
+            what = "PNG sequences" if spec.kind == "sequence" else spec.ext + " files"
+            raise UserError(f"{flag} does not apply to {what}: leave it out")
+        raise UserError(f"{flag} does not apply to the {spec.encoding.codec} codec: leave it out, or choose a codec "
+                        f"that takes it (libx264, libx265{', libvpx-vp9' if name == 'crf' else ', libx264rgb'})")
+
+
 def cmd_video(args) -> int:
     from .output import is_still, output_spec
 
@@ -178,6 +190,7 @@ def cmd_video(args) -> int:
         return cmd_still(args)
     cfg = resolve_config(args)
     spec = output_spec(args.output, cfg.video.codec, cfg.video.crf, cfg.video.preset)
+    check_encoding_flags(args, spec)
     check_output(args.output, spec.existing(), args.overwrite, [args.input, cfg.audio.file])
     warn_no_sound(spec, args.input, cfg)
     from .runner import apply_threads

@@ -63,6 +63,13 @@ class Encoding:
         return (["-vf", ",".join(vf)] if vf else []) + self.codec_args()
 
     @property
+    def takes(self) -> set[str]:
+        """Which of the quality (crf) and the speed preset this codec's arguments use."""
+        crf = self.codec in ("libx264", "libx265", "libvpx-vp9")
+        preset = self.codec in ("libx264", "libx265", "libx264rgb")
+        return {name for name, used in (("crf", crf), ("preset", preset)) if used}
+
+    @property
     def needs_even(self) -> bool:
         return self.codec in ("libx264", "libx265", "libvpx-vp9")
 

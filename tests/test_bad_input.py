@@ -105,6 +105,10 @@ CASES = [  # (id, args with {clip} {photo} {out} {png} {dir} ..., what the line 
     ("still-codec", "{clip} {png} --codec ffv1", "--codec is for videos.*one keyframe"),
     ("still-no-audio", "{clip} {png} --no-audio", "--no-audio is for videos"),
     ("still-preview", "{clip} {png} --preview", "--preview is for videos"),
+    ("crf-for-gif", "{clip} {dir}/o.gif --crf 10", "--crf does not apply to .gif files"),
+    ("crf-for-ffv1", "{clip} {dir}/o.mkv --codec ffv1 --crf 10", "--crf does not apply to the ffv1 codec"),
+    ("preset-for-prores", "{clip} {dir}/o.mov --codec prores --encoder-preset slow", "--encoder-preset does not apply"),
+    ("preset-for-frames", "{clip} {dir}/%05d.png --encoder-preset slow", "does not apply to PNG sequences"),
 ]
 
 
@@ -149,6 +153,8 @@ GOOD = [  # (id, args, the files that must exist afterwards)
     ("toml-lanes-int", "{clip} {out} --frames 3 --config {toml:[video]\nlanes = 2}", ["out.mp4"]),
     ("keys-out-of-order", "{clip} {out} --frames 3 --step-size 2s:0.01,1s:0.05,0s:0.02", ["out.mp4"]),
     ("still-from-video", "{clip} {png} --start 0.5", ["out.png"]),
+    ("crf-and-preset-for-h264", "{clip} {out} --frames 3 --crf 10 --encoder-preset fast", ["out.mp4"]),
+    ("crf-for-vp9", "{clip} {dir}/o.webm --frames 3 --crf 30", ["o.webm"]),
 ]
 
 
