@@ -108,7 +108,7 @@ def render(work, out: str, settings: str, cfg, desc: str, unit: str) -> int:
 
 def warn_no_sound(spec, src: str | None, cfg) -> None:
     """GIF, WebP and PNG sequences hold no sound: say so when there was some to keep."""
-    if spec.keeps_audio or not (cfg.audio.file or (src and cfg.video.audio)):
+    if spec.keeps_audio or not cfg.video.audio or not (cfg.audio.file or src):
         return
     from . import video
 

@@ -83,7 +83,8 @@ def add_video_flags(p: argparse.ArgumentParser) -> None:
     setting_flag(g, "--codec", "video.codec", "NAME", "video codec: libx264 (h264), libx265 (h265), libvpx-vp9 (vp9), "
                    "prores_ks (.mov), ffv1 (.mkv) (default: by the output's extension)")
     setting_flag(g, "--encoder-preset", "video.preset", "NAME")
-    g.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
+    g.add_argument("--no-audio", action="store_true", help="write no soundtrack (with --audio FILE: react to "
+                   "it, write none)")
     g.add_argument("--preview", action="store_true", help="the first 3 s at width 320, dreamed with the same settings; "
                    "for one full-size still, give an image as the output (e.g. still.png)")
     setting_flag(g, "--audio", "audio.file", "FILE", "soundtrack to react to and to write instead of the input's")

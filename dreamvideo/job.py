@@ -88,7 +88,7 @@ class Job:
         timecode = shift_timecode(info.timecode, self.start, info.fps)  # an editor relinks by it
         self.out = with_source(output_spec(dst, v.codec, v.crf, v.preset), info.color, info.sar, timecode)
         if cfg.audio.file:  # a replacement soundtrack, from the output's first frame, cut to its length
-            self.soundtrack, self.audio_start = video.audio_info(cfg.audio.file), 0
+            self.soundtrack, self.audio_start = (video.audio_info(cfg.audio.file) if v.audio else None), 0
         else:
             self.soundtrack, self.audio_start = (info if v.audio else None), self.start
         self.stop = threading.Event()

@@ -41,6 +41,17 @@ def test_strength_follows_the_envelope(swell, tmp_path):
     assert flat[35:].mean() < 1.5 * flat[5:28].mean()
 
 
+def test_reacting_to_a_soundtrack_and_writing_none(swell, tmp_path):
+    """--audio FILE --no-audio: the video reacts to FILE (here the swell's own, given as a file) and is written
+    without sound (before, --no-audio was ignored and FILE written)."""
+    out, steady = str(tmp_path / "r.mkv"), str(tmp_path / "s.mkv")
+    assert main([swell, out, *FAST, "--codec", "ffv1", "--step-size", "0.002 + 0.06*rms", "--audio", swell,
+                 "--no-audio"]) == 0
+    assert main([swell, steady, *FAST, "--codec", "ffv1", "--step-size", "0.002 + 0.06*rms"]) == 0
+    assert video.probe(out).audio == () and video.probe(steady).audio != ()
+    assert np.array_equal(np.stack(frames_of(out)), np.stack(frames_of(steady)))  # the same reaction
+
+
 def test_objective_keyframes_crossfade(tmp_path):
     cfg = config.load("default", sets=["model.name=tiny", "objective.spec=0s:c2, 2s:c3", "objective.crossfade=1"])
     dreamer = make_dreamer(cfg)
