@@ -166,6 +166,8 @@ def resolve_config(args):
         flags["zoom.loop"] = "true"
     overrides.update({k: v for k, v in flags.items() if v is not None})
     if hasattr(args, "start"):
+        if args.duration is not None and flags.get("video.frames") is not None:
+            raise UserError("--frames and --duration both say how much to render: give one of them")
         overrides["video.start"] = seconds(args.start, "--start")
         overrides["video.duration"] = seconds(args.duration, "--duration") or overrides.get("video.duration")
         if flags.get("video.frames") is not None:

@@ -105,6 +105,7 @@ CASES = [  # (id, args with {clip} {photo} {out} {png} {dir} ..., what the line 
     ("still-codec", "{clip} {png} --codec ffv1", "--codec is for videos.*one keyframe"),
     ("still-no-audio", "{clip} {png} --no-audio", "--no-audio is for videos"),
     ("still-preview", "{clip} {png} --preview", "--preview is for videos"),
+    ("frames-and-duration", "{clip} {out} --frames 5 --duration 1", "give one of them"),
     ("crf-for-gif", "{clip} {dir}/o.gif --crf 10", "--crf does not apply to .gif files"),
     ("crf-for-ffv1", "{clip} {dir}/o.mkv --codec ffv1 --crf 10", "--crf does not apply to the ffv1 codec"),
     ("preset-for-prores", "{clip} {dir}/o.mov --codec prores --encoder-preset slow", "--encoder-preset does not apply"),
