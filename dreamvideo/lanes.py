@@ -99,14 +99,14 @@ def mostly_black(y: np.ndarray, axis: int) -> np.ndarray:
     return (y >= BAR_MEAN).mean(axis) < 0.5
 
 
-def run(dark: np.ndarray) -> int:
+def leading(dark: np.ndarray) -> int:
     """How many of a bool [N] lead True."""
     return len(dark) if dark.all() else int(np.argmin(dark))
 
 
 def paired(dark: np.ndarray) -> np.ndarray:
     """bool [N] per row (column) -> bool [N]: the runs from both ends, if both ends are dark (bars)."""
-    n, a, b = len(dark), run(dark), run(dark[::-1])
+    n, a, b = len(dark), leading(dark), leading(dark[::-1])
     return (np.arange(n) < a) | (np.arange(n) >= n - b) if a and b else np.zeros(n, bool)
 
 
@@ -119,7 +119,7 @@ def dark_runs(thumb: np.ndarray) -> tuple[int, int, int, int]:
     rows_between, cols_between = (~paired((y.mean(a) < BAR_MEAN) & (y.max(a) < BAR_MAX)) for a in (1, 0))
     rows = mostly_black(y[:, cols_between], 1) if cols_between.any() else np.ones(len(y), bool)
     cols = mostly_black(y[rows_between], 0) if rows_between.any() else np.ones(y.shape[1], bool)
-    return run(rows), run(rows[::-1]), run(cols), run(cols[::-1])
+    return leading(rows), leading(rows[::-1]), leading(cols), leading(cols[::-1])
 
 
 def shot_bars(runs: list[tuple[int, int, int, int]], thumb: tuple[int, int]) -> tuple[float, ...]:

@@ -138,8 +138,8 @@ def probe(path: str) -> VideoInfo:
     if rotation % 180:
         w, h = h, w  # ffmpeg rotates when decoding, so frames come out as displayed
     audio = tuple(AudioStream(m.group(1), m.group(2).strip()) for m in _AUDIO.finditer(text))
-    pix = _PIXFMT.search(lines[0])
-    pix = (pix.group(1) or pix.group(2)) if pix else ""
+    found = _PIXFMT.search(lines[0])
+    pix = (found.group(1) or found.group(2)) if found else ""  # 'tv, bt709, top first'
     color = parse_color(pix) if pix else Color()
     interlaced = any("first" in item for item in pix.split(","))  # top / bottom (coded) first
     sar = _SAR.search(lines[0])
