@@ -171,6 +171,8 @@ def cmd_image(args) -> int:
 
 def check_encoding_flags(args, spec) -> None:
     """--crf and --encoder-preset are refused where the output's encoder does not use them."""
+    from .encode import TAKES
+
     for flag, dest, name in (("--crf", "video.crf", "crf"), ("--encoder-preset", "video.preset", "preset")):
         if getattr(args, SETTING + dest, None) is None or name in spec.encoding.takes:
             continue
@@ -178,7 +180,7 @@ def check_encoding_flags(args, spec) -> None:
             what = "PNG sequences" if spec.kind == "sequence" else spec.ext + " files"
             raise UserError(f"{flag} does not apply to {what}: leave it out")
         raise UserError(f"{flag} does not apply to the {spec.encoding.codec} codec: leave it out, or choose a codec "
-                        f"that takes it (libx264, libx265{', libvpx-vp9' if name == 'crf' else ', libx264rgb'})")
+                        f"that takes it ({', '.join(TAKES[name])})")
 
 
 def cmd_video(args) -> int:

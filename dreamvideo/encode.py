@@ -26,6 +26,7 @@ def pad_even(frame: np.ndarray) -> np.ndarray:
 
 
 RGB_CODECS = ("ffv1", "libx264rgb", "png", "qtrle", "utvideo")
+TAKES = {"crf": ("libx264", "libx265", "libvpx-vp9"), "preset": ("libx264", "libx265", "libx264rgb")}  # codec_args
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,8 @@ class Encoding:
 
     @property
     def takes(self) -> set[str]:
-        """Which of the quality (crf) and the speed preset this codec's arguments use."""
-        crf = self.codec in ("libx264", "libx265", "libvpx-vp9")
-        preset = self.codec in ("libx264", "libx265", "libx264rgb")
-        return {name for name, used in (("crf", crf), ("preset", preset)) if used}
+        """Which of the quality (crf) and the speed preset this codec's arguments use (TAKES)."""
+        return {name for name, codecs in TAKES.items() if self.codec in codecs}
 
     @property
     def needs_even(self) -> bool:
