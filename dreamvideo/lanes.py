@@ -55,7 +55,7 @@ class Scan:
 
     cuts: list[int]
     lights: list[float]
-    runs: list[tuple[int, int, int, int]]
+    runs: list[tuple[int, ...]]
     thumb: tuple[int, int]  # the thumbnails' width and height
 
     @property
@@ -110,30 +110,37 @@ def paired(dark: np.ndarray) -> np.ndarray:
     return (np.arange(n) < a) | (np.arange(n) >= n - b) if a and b else np.zeros(n, bool)
 
 
-def dark_runs(thumb: np.ndarray) -> tuple[int, int, int, int]:
+def dark_runs(thumb: np.ndarray) -> tuple[int, ...]:
     """How many rows from the top and from the bottom, and columns from the left and from the right, of a small
-    uint8 RGB frame [H,W,3] are mostly black (mostly_black) between the black bars (BAR_MEAN, BAR_MAX) of the
-    other side (a pillarboxed picture's rows are mostly bar): as far as a letterbox or pillarbox bar could reach
-    on that frame."""
+    uint8 RGB frame [H,W,3] are mostly black (mostly_black) between the black bars of the other side (a
+    pillarboxed picture's rows are mostly bar): as far as a letterbox or pillarbox bar could reach on that
+    frame; then as many of each that are black (under BAR_MEAN, no pixel above BAR_MAX), as a bar is without
+    subtitles. Returns (4 mostly black, 4 black)."""
     y = gray(thumb) / 255
-    rows_between, cols_between = (~paired((y.mean(a) < BAR_MEAN) & (y.max(a) < BAR_MAX)) for a in (1, 0))
+    black_rows, black_cols = ((y.mean(a) < BAR_MEAN) & (y.max(a) < BAR_MAX) for a in (1, 0))
+    rows_between, cols_between = ~paired(black_rows), ~paired(black_cols)
     rows = mostly_black(y[:, cols_between], 1) if cols_between.any() else np.ones(len(y), bool)
     cols = mostly_black(y[rows_between], 0) if rows_between.any() else np.ones(y.shape[1], bool)
-    return leading(rows), leading(rows[::-1]), leading(cols), leading(cols[::-1])
+    return tuple(leading(d) for d in (rows, rows[::-1], cols, cols[::-1], black_rows, black_rows[::-1],
+                                      black_cols, black_cols[::-1]))
 
 
-def shot_bars(runs: list[tuple[int, int, int, int]], thumb: tuple[int, int]) -> tuple[float, ...]:
+def shot_bars(runs: list[tuple[int, ...]], thumb: tuple[int, int]) -> tuple[float, ...]:
     """Where one shot's bars are (tracking.picture), from the top, bottom, left and right, as shares of the
-    height and width: how far they surely reach, the shortest dark run from that edge on those of its frames
-    that have one and are not black (dark_runs of thumbnails [h,w]; a frame flashed or faded to white has none),
+    height and width: how far they surely reach, the shortest mostly black run from that edge on those of its
+    frames that have one and are not black (dark_runs of thumbnails [h,w]; a frame flashed or faded to white
+    has none), but no further than the longest black run from that edge or the opposite one on any of them;
     and how far they may reach, one thumbnail row (column) further. A letterbox bar is black on every frame of
-    its shot, up to the same row, subtitles or not; the black top of a night sky reaches down as far as the
-    moving picture makes it, so its edge holds still and the dark picture beyond it is dreamed. Returns
-    (4 sure, 4 may reach)."""
+    its shot, up to the same row, subtitles or not, and black on its own where no subtitle is (the other bar,
+    if subtitles never leave this one); the black top of a night sky reaches down as far as the moving picture
+    makes it, so its edge holds still and the dark picture beyond it is dreamed, and a dark ceiling with lamps
+    that never goes black is picture. Returns (4 sure, 4 may reach)."""
     w, h = thumb
     r, n = np.array(runs), np.array([h, h, w, w])
-    shortest = np.where((r > 0) & (r < n), r, n).min(0) % n  # none: 0
-    sides = list(zip(shortest, n))
+    loose, black = r[:, :4], r[:, 4:]
+    shortest = np.where((loose > 0) & (loose < n), loose, n).min(0) % n  # none: 0
+    longest = np.where(black < n, black, 0).max(0)  # black frames left out
+    sides = list(zip(np.minimum(shortest, np.maximum(longest, longest[[1, 0, 3, 2]])), n))
     return tuple([float(r / n) for r, n in sides] + [float(min(1.0, (r + 1) / n)) for r, n in sides])
 
 

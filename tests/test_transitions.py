@@ -101,27 +101,34 @@ def test_only_dark_runs_from_both_opposite_edges_are_bars():
 
 
 def test_a_shots_dark_runs_decide_where_its_bars_are():
-    """lanes.dark_runs on thumbnails: rows that are mostly black count (a subtitle in the bottom bar leaves its
-    rows black). lanes.shot_bars: they surely reach as far as the shortest run of the shot's frames that have
-    one and are not black, and may reach one thumbnail row further."""
+    """lanes.dark_runs on thumbnails: rows that are mostly black (a subtitle in the bottom bar leaves its rows
+    so), then rows that are black. lanes.shot_bars: bars surely reach as far as the shortest mostly black run
+    of the shot's frames that have one and are not black, but no further than the longest black run from
+    either edge of the pair; they may reach one thumbnail row further."""
     from dreamvideo import lanes
 
     thumb = np.full((36, 64, 3), 120, np.uint8)
     thumb[:5], thumb[-5:] = 3, 3  # letterbox bars
     thumb[-3, 24:40] = 235  # a subtitle's letters in the bottom bar
     thumb[:, :2] = 0  # black in the two left columns only: picture rows are not black
-    assert lanes.dark_runs(thumb) == (5, 5, 2, 0)
-    assert lanes.dark_runs(np.zeros((36, 64, 3), np.uint8)) == (36, 36, 64, 64)
+    assert lanes.dark_runs(thumb) == (5, 5, 2, 0, 5, 2, 2, 0)
+    assert lanes.dark_runs(np.zeros((36, 64, 3), np.uint8)) == (36, 36, 64, 64, 36, 36, 64, 64)
     pillarboxed = np.zeros((36, 64, 3), np.uint8)
     pillarboxed[:, 22:42] = 120  # a portrait picture: every row is mostly bar, and none is black between them
-    assert lanes.dark_runs(pillarboxed) == (0, 0, 22, 22)
-    night = [(12, 9, 0, 0), (7, 15, 0, 0), (36, 36, 64, 64)]  # the sky's black reaches down as the camera moves
-    assert lanes.shot_bars(night, (64, 36)) == (7 / 36, 9 / 36, 0, 0, 8 / 36, 10 / 36, 1 / 64, 1 / 64)
-    flashed = [(5, 5, 0, 0), (0, 0, 0, 0), (6, 5, 0, 0)]  # a letterboxed shot flashed to white on one frame
-    assert lanes.shot_bars(flashed, (64, 36))[:2] == (5 / 36, 5 / 36)
-    scan = lanes.Scan([2], [0.5] * 4, [(12, 9, 0, 0), (7, 15, 0, 0), (3, 3, 0, 0), (4, 3, 0, 0)], (64, 36))
-    assert scan.bars() == {0: lanes.shot_bars(night[:2], (64, 36)), 2: (3 / 36, 3 / 36, 0, 0, 4 / 36, 4 / 36, 1 / 64, 1 / 64)}
-    assert lanes.bars_at(scan.bars(), 1)[0] == 7 / 36 and lanes.bars_at(scan.bars(), 3)[0] == 3 / 36
+    assert lanes.dark_runs(pillarboxed) == (0, 0, 22, 22, 0, 0, 22, 22)
+    size = (64, 36)
+    row, col = (lambda k: k / 36), 1 / 64  # noqa: E731 k thumbnail rows as a share of the height
+    night = [(12, 9, 0, 0, 12, 9, 0, 0), (7, 15, 0, 0, 7, 15, 0, 0), (36, 36, 64, 64) * 2]  # black moving down
+    assert lanes.shot_bars(night, size) == (row(7), row(9), 0, 0, row(8), row(10), col, col)
+    flashed = [(5, 5, 0, 0) * 2, (0, 0, 0, 0) * 2, (6, 5, 0, 0) * 2]  # letterboxed, flashed to white once
+    assert lanes.shot_bars(flashed, size)[:2] == (row(5), row(5))
+    subtitled = [(5, 5, 0, 0, 5, 2, 0, 0)] * 3  # subtitles on every frame: the top bar tells the height
+    assert lanes.shot_bars(subtitled, size)[:2] == (row(5), row(5))
+    lamps = [(10, 10, 0, 0, 3, 2, 0, 0), (12, 11, 0, 0, 1, 2, 0, 0)]  # a dark ceiling and floor never black
+    assert lanes.shot_bars(lamps, size)[:2] == (row(3), row(3))
+    scan = lanes.Scan([2], [0.5] * 4, [*night[:2], (3, 3, 0, 0) * 2, (4, 3, 0, 0) * 2], size)
+    assert scan.bars() == {0: lanes.shot_bars(night[:2], size), 2: (row(3), row(3), 0, 0, row(4), row(4), col, col)}
+    assert lanes.bars_at(scan.bars(), 1)[0] == row(7) and lanes.bars_at(scan.bars(), 3)[0] == row(3)
     assert lanes.bars_at({}, 5) == lanes.NO_BARS
 
 
