@@ -160,6 +160,11 @@ def cmd_image(args) -> int:
                         f"{args.output}`")
     check_output(args.output, present(args.output), args.overwrite, [args.input])
     cfg = resolve_config(args)
+    from .reactive import needs_audio
+
+    if needs_audio(cfg):
+        raise UserError(f"{args.input} is a still image with no sound, and these settings react to audio: give "
+                        f"numbers or keyframes (taken at 0 s), or dream a video")
     from .runner import apply_threads
 
     apply_threads(cfg)

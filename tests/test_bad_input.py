@@ -101,6 +101,7 @@ CASES = [  # (id, args with {clip} {photo} {out} {png} {dir} ..., what the line 
     ("image-frames", "{photo} {png} --frames 10", "--frames is for videos.*still image"),
     ("image-start", "{photo} {png} --start 2", "--start is for videos.*dreamvideo zoom"),
     ("image-crf", "{photo} {png} --crf 10", "--crf is for videos"),
+    ("image-reacts-to-audio", "{photo} {png} --step-size 0.01+0.04*bass", "react to audio"),
     ("still-frames", "{clip} {png} --start 0.5 --frames 10", "--frames is for videos.*one keyframe"),
     ("still-codec", "{clip} {png} --codec ffv1", "--codec is for videos.*one keyframe"),
     ("still-no-audio", "{clip} {png} --no-audio", "--no-audio is for videos"),
