@@ -128,16 +128,16 @@ def check_ray_flags(args, video: bool) -> None:
 
 
 # video flags a still output has no use for: its frames, its encoding, its later frames' carry, its sound
-STILL_UNUSED = {"--frames": "setting:video.frames", "--duration": "duration", "--lanes": "setting:video.lanes",
-                "--flow": "setting:video.flow", "--blend": "setting:video.blend", "--evolve": "setting:video.evolve",
-                "--repaint": "setting:video.repaint", "--crf": "setting:video.crf", "--codec": "setting:video.codec",
-                "--encoder-preset": "setting:video.preset", "--no-audio": "no_audio", "--preview": "preview"}
+STILL_UNUSED = {**{flag: SETTING + "video." + name for flag, name in (
+    ("--frames", "frames"), ("--lanes", "lanes"), ("--flow", "flow"), ("--blend", "blend"), ("--evolve", "evolve"),
+    ("--repaint", "repaint"), ("--crf", "crf"), ("--codec", "codec"), ("--encoder-preset", "preset"))},
+    "--duration": "duration", "--no-audio": "no_audio", "--preview": "preview"}
 
 
 def check_still_flags(args, from_video: bool) -> None:
     """A still output (an image dreamed, or one frame of a video) is refused the video flags it would ignore;
     an image also --start and --audio, which only a video's timeline gives a meaning."""
-    unused = dict(STILL_UNUSED, **({} if from_video else {"--start": "start", "--audio": "setting:audio.file"}))
+    unused = dict(STILL_UNUSED, **({} if from_video else {"--start": "start", "--audio": SETTING + "audio.file"}))
     for flag, dest in unused.items():
         if getattr(args, dest, None) not in (None, False):
             if from_video:
