@@ -1,6 +1,7 @@
 """Library entry points shared by the commands: device and model set-up, and dreaming one image."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -194,11 +195,15 @@ def dream_image(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     images.write_image(dst, images.to_uint8(y)[0])
 
 
+STILL_SCAN = 10  # seconds: a still finds its shot's bars and a fade on the next frames of the video, up to this long
+
+
 def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     """Dream one frame of the video `src` (at video.start) at the render's size, exactly as the video's keyframe
     there is dreamed, and write it to the image `dst`: a full-size check of the look before a long render."""
     from . import video
     from .animate import frame_generator, key_detail
+    from .lanes import NO_BARS, scan_video
     from .reactive import Animator, soundtrack_features
     from .tracking import shown
 
@@ -222,5 +227,8 @@ def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     x = images.to_tensor(rgb, dreamer.device)
     progress = progress_factory(dreamer.steps_for(*rgb.shape[:2])) if progress_factory else None
     y = dreamer.dream(x, frame_generator(cfg.run.seed, index), progress, s.dream, s.objective)
-    y = (x + shown(x) * key_detail(y, x, s.video)).clamp(0, 1)  # as the video shows its keyframe
+    # as a render from there shows its keyframe: through its shot's bars and an editor's fade found by its scan
+    scan = scan_video(info, index, min(left, math.ceil(STILL_SCAN * info.fps)), cfg.video.cut_threshold)
+    bars = torch.tensor([scan.bars().get(0, NO_BARS)], device=x.device)
+    y = (x + shown(x, bars) * scan.fades().get(0, 1.0) * key_detail(y, x, s.video)).clamp(0, 1)
     images.write_image(dst, images.to_uint8(y)[0])

@@ -180,17 +180,12 @@ def test_a_night_shots_black_edges_hold_still_through_the_command_line(tmp_path)
         assert min(bottom) <= lead(rows[::-1]) <= min(bottom) + 2 * thumb_row, k
 
 
-def test_subtitles_in_a_letterbox_bar_stay_as_they_are_through_the_command_line(tmp_path):
-    """The real scan, reader and writer: a letterboxed H.264 clip with subtitles in its bottom bar on some
-    frames. The bars and the letters stay as they are (within 2 levels) on every frame; the picture is dreamed
-    (before, the bottom bar was dreamed around the letters: green swirls coming and going with the text)."""
-    from dreamvideo import encode, video
-    from dreamvideo.cli import main
+def subtitled(path: str, w: int = 160, h: int = 90, n: int = 16, bar: int = 14) -> None:
+    """A letterboxed H.264 clip panning over a photo, with subtitles in its bottom bar on frames 4-11."""
+    from dreamvideo import encode
 
-    src, out = str(tmp_path / "subs.mp4"), str(tmp_path / "out.mkv")
-    w, h, n, bar = 160, 90, 16, 14
     big = photo(w=w + 40, h=h - 2 * bar, seed=4)
-    writer = encode.Writer(src, w, h, Fraction(25), encode.Encoding("libx264", 10))
+    writer = encode.Writer(path, w, h, Fraction(25), encode.Encoding("libx264", 10))
     for k in range(n):
         f = np.zeros((h, w, 3), np.uint8)
         f[bar:h - bar] = big[:, 2 * k:2 * k + w]
@@ -198,12 +193,51 @@ def test_subtitles_in_a_letterbox_bar_stay_as_they_are_through_the_command_line(
             cv2.putText(f, "faces in the smoke", (20, h - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (235, 235, 235))
         writer.write(f)
     writer.close()
+
+
+def test_subtitles_in_a_letterbox_bar_stay_as_they_are_through_the_command_line(tmp_path):
+    """The real scan, reader and writer: a letterboxed H.264 clip with subtitles in its bottom bar on some
+    frames. The bars and the letters stay as they are (within 2 levels) on every frame; the picture is dreamed
+    (before, the bottom bar was dreamed around the letters: green swirls coming and going with the text)."""
+    from dreamvideo import video
+    from dreamvideo.cli import main
+
+    src, out = str(tmp_path / "subs.mp4"), str(tmp_path / "out.mkv")
+    h, n, bar = 90, 16, 14
+    subtitled(src)
     assert main([src, out, "--octaves", "2", "--steps", "2", "--codec", "ffv1"]) == 0
     read = lambda p: list(video.read_frames(video.count_frames(video.probe(p)), 0, n))  # noqa: E731
     for k, (i, o) in enumerate(zip(read(src), read(out))):
         change = np.abs(o.astype(int) - i)
         assert change[:bar - 2].max() <= 2 and change[h - bar + 2:].max() <= 2, k  # 2 rows of 4:2:0 colour
         assert change[bar + 2:h - bar - 2].mean() > 2, k
+
+
+def faded_in(path: str) -> None:
+    """A 1 s 160x90 clip letterboxed to 2.67:1, faded up from black over its first 10 frames (H.264)."""
+    synth.lavfi_clip(path, size=(160, 60), seconds=1.0, audio=None,
+                     video_args=("-vf", "fade=in:0:10,pad=160:90:0:15", "-c:v", "libx264", "-pix_fmt", "yuv420p"))
+
+
+def test_a_still_shows_its_frame_through_its_shots_bars_and_fade(tmp_path):
+    """`dreamvideo VIDEO still.png --start T` on a subtitled letterbox frame and in a fade from black: the render's
+    frame at T to the level, letters and bars left as they are, the fade's share of the dream shown (before, the
+    still found bars in its own frame alone, dreamed the bar around the letters, and showed the whole dream in
+    the fade)."""
+    from dreamvideo import video
+    from dreamvideo.cli import main
+
+    fast = ["--octaves", "2", "--steps", "2"]
+    for make, start in ((subtitled, "0.24"), (faded_in, "0.04")):
+        src, out, png = (str(tmp_path / f"{make.__name__}.{e}") for e in ("mp4", "mkv", "png"))
+        make(src)
+        assert main([src, out, *fast, "--start", start, "--codec", "ffv1"]) == 0  # the still: a render to the end
+        assert main([src, png, *fast, "--start", start]) == 0
+        frame = next(video.read_frames(video.count_frames(video.probe(out))))
+        assert np.array_equal(cv2.cvtColor(cv2.imread(png), cv2.COLOR_BGR2RGB), frame), make.__name__
+        shown = next(video.read_frames(video.count_frames(video.probe(src)), round(float(start) * 25), 1))
+        bottom = np.abs(frame.astype(int) - shown)[-12:]
+        assert bottom.max() <= 2, make.__name__  # the bar, with the subtitle's letters
 
 
 def test_a_fade_from_black_dreams_the_picture_not_the_dark():
@@ -270,8 +304,7 @@ def test_a_letterboxed_fade_from_black_through_the_command_line(tmp_path):
     from dreamvideo.cli import main
 
     src, out = str(tmp_path / "in.mp4"), str(tmp_path / "out.mkv")
-    synth.lavfi_clip(src, size=(160, 60), seconds=1.0, audio=None,
-                     video_args=("-vf", "fade=in:0:10,pad=160:90:0:15", "-c:v", "libx264", "-pix_fmt", "yuv420p"))
+    faded_in(src)
     assert main([src, out, "--octaves", "2", "--steps", "2", "--codec", "ffv1"]) == 0
     read = lambda p: list(video.read_frames(video.count_frames(video.probe(p)), 0, 25))  # noqa: E731
     ins, outs = read(src), read(out)
