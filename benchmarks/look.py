@@ -33,8 +33,9 @@ second, the worst shot of at least 1 s), the cut-safe luma warping-error ratio (
 of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index and the object's share of
 the dream (strength on the moving object over the rest; passer only), the flicker
 split between pixels that still carry their keyframe's dream and the others (revealed, changed or lost, whose
-dream the refresh grew; with the share of the first), scale persistence (the share of the dream's change
-surviving a 2 px blur, last half second over first: below 1, its patterns grew finer), and the mean
+dream the refresh grew; with the share of the first), scale persistence (metrics.coarseness, the dream's luma
+change between 1 and 4 px over what is finer than 1 px, last half second over first: below 1, its patterns
+grew finer), and the mean
 milliseconds of a frame that is not a keyframe (repaints included), then of one neither keyframe nor repaint,
 the number of repaints and the mean milliseconds of a repaint and of a keyframe. The camera, grain, strobe,
 smoke, sharp and dolly clips also get an "ideal carry" row: our keyframe's dream moved with the true motion,

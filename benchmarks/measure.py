@@ -8,8 +8,8 @@ IN's cuts are found as a job finds them. One row is printed, as benchmarks/look.
 persistence (strength and added detail over each shot's last half second over its first, the worst shot of at
 least 1 s), flicker (the cut-safe warping-error ratio under IN's DIS flow), low flicker (the same on luma
 blurred by 1 px), strength (mean |OUT - IN|), detail ratio (mean |Laplacian| of OUT's luma over IN's) and
-scale persistence (below 1: the dream's patterns got finer over the shot). The frames are held in memory:
-about 3 MB each at 1280x720.
+scale persistence (metrics.coarseness, last half second over first; below 1: the dream's patterns got finer
+over the shot). The frames are held in memory: about 3 MB each at 1280x720.
 """
 from __future__ import annotations
 

@@ -248,7 +248,7 @@ class VideoDreamer:
         carried = carried + pull
         # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
         level = keep * key_level + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
-        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, REFRESH_SLACK)
+        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, REFRESH_SLACK, v.fine_margin)
         seed = self.dreamer.cfg.run.seed
         detail = self._refresh(s, [item.index for item in items], base, carried, gain, seed, nums)
         rows = [j for j, r in enumerate(repaint) if r]

@@ -50,13 +50,26 @@ def energy(detail: torch.Tensor) -> torch.Tensor:
     return engine.resize(both, detail.shape[-2:])
 
 
-def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float,
-         slack: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hold the dream's local energy at `level` [B,2,H,W] from both sides. Where the carried detail [B,3,H,W] is
-    above it (zoom and re-keys pile texture up), HOLD_DECAY of the excess in log terms goes; where it falls
-    short by more than `slack` (a share of the level), the refresh's step gain [B,2,H,W] (coarse, fine octaves)
-    grows as `boost` x the shortfall beyond it (rescaled to reach `boost` at none left), plus `evolve`
-    everywhere. Returns (carried, gain)."""
+def coarser(carried: torch.Tensor, level: torch.Tensor, margin: float) -> torch.Tensor:
+    """Carried detail [B,3,H,W] whose finest texture (energy() channel 1) is above `margin` times its `level`
+    [B,2,H,W] (video.fine_margin): that texture cut back to it, and the rest brought back to the local energy the
+    detail had (at most SMOOTH_GAIN times). The refresh and the repaints grow the layer's finest pattern
+    (stripes, speckle) where a keyframe had eyes and rings, and each re-key made that the new keyframe: this
+    keeps the dream's patterns about as coarse as its keyframe's, and as strong."""
+    e = energy(carried)
+    high = carried - engine.gaussian_blur(carried, 1.0)
+    cut = carried - high * (1 - margin * level[:, 1:] / e[:, 1:].clamp(min=1e-4)).clamp(min=0)
+    return cut * (e[:, :1] / energy(cut)[:, :1].clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)
+
+
+def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float, slack: float = 0.0,
+         margin: float = math.inf) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hold the dream's local energy at `level` [B,2,H,W] from both sides. Finest texture above `margin` times
+    its level is made coarser (coarser()). Where the carried detail [B,3,H,W] is above it (zoom and re-keys pile
+    texture up), HOLD_DECAY of the excess in log terms goes; where it falls short by more than `slack` (a share of the
+    level), the refresh's step gain [B,2,H,W] (coarse, fine octaves) grows as `boost` x the shortfall beyond it
+    (rescaled to reach `boost` at none left), plus `evolve` everywhere. Returns (carried, gain)."""
+    carried = coarser(carried, level, margin) if math.isfinite(margin) else carried
     e = energy(carried)
     over = (e[:, :1] / level[:, :1].clamp(min=1e-4)).clamp(min=1)
     shortfall = 1 - e / level.clamp(min=1e-4)

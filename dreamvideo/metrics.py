@@ -107,19 +107,22 @@ def persistence(out: list[np.ndarray], inp: list[np.ndarray], cuts, fps: float =
     return rows
 
 
-def coarse_share(out: np.ndarray, inp: np.ndarray, sigma: float = 2.0) -> float:
-    """How coarse one frame's dream is: the share of its change (output - input) that survives a Gaussian blur
-    of `sigma` px. The finest pattern a layer makes (stripes) is blurred away; eyes, rings and blobs remain."""
+def coarseness(out: np.ndarray, inp: np.ndarray, sigma: float = 1.0, wide: float = 4.0) -> float:
+    """How coarse one frame's dream patterns are: its luma change (output - input) blurred by `sigma` px less
+    what is wider than `wide` px (a tint, a shift of brightness), over what the blur takes away (mean |.| of
+    each). The finest pattern a layer makes (stripes, speckle) is in the second; eyes, rings and blobs in the
+    first."""
     import cv2
 
-    d = out.astype(np.float32) - inp
-    return float(np.abs(cv2.GaussianBlur(d, (0, 0), sigma)).mean() / max(np.abs(d).mean(), 1e-6))
+    d = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32) - cv2.cvtColor(inp, cv2.COLOR_RGB2GRAY)
+    blurred = cv2.GaussianBlur(d, (0, 0), sigma)
+    return float(np.abs(blurred - cv2.GaussianBlur(d, (0, 0), wide)).mean() / max(np.abs(d - blurred).mean(), 1e-6))
 
 
 def scale_persistence(out: list[np.ndarray], inp: list[np.ndarray], cuts, fps: float = 25.0) -> list[float]:
-    """For every shot of at least 1 s: coarse_share over its last half second over its first half second.
+    """For every shot of at least 1 s: coarseness over its last half second over its first half second.
     Below 1: the dream's patterns got finer over the shot (a refreshed dream drifting to stripes)."""
-    share = lambda frames: np.mean([coarse_share(out[i], inp[i]) for i in frames])  # noqa: E731
+    share = lambda frames: np.mean([coarseness(out[i], inp[i]) for i in frames])  # noqa: E731
     return [share(tail) / max(share(head), 1e-9) for head, tail in shot_ends(len(out), cuts, fps)]
 
 

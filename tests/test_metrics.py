@@ -50,17 +50,20 @@ def test_true_flicker_tells_a_carried_dream_from_a_flickering_one(clip):
 
 def test_scale_persistence_tells_a_dream_that_turned_to_stripes():
     """A dream of blobs that becomes one of pixel-fine stripes over a shot has scale persistence well below 1; a
-    dream that keeps its blobs has about 1. Shots shorter than 1 s are left out."""
+    dream that keeps its blobs has about 1, with a tint over it too (metrics.coarseness leaves out what is
+    wider than the patterns). Shots shorter than 1 s are left out."""
     rng = np.random.default_rng(0)
     grey = np.full((64, 96, 3), 128, np.uint8)
-    blobs = cv2.GaussianBlur(rng.normal(0, 1, (64, 96, 3)).astype(np.float32), (0, 0), 4.0)
+    blobs = cv2.GaussianBlur(rng.normal(0, 1, (64, 96, 3)).astype(np.float32), (0, 0), 2.0)
     blobs = 40 * blobs / np.abs(blobs).mean()
     stripes = np.full_like(blobs, -40)
     stripes[:, ::2] = 40  # zero-mean, as a dream's change is
     as_frame = lambda d: np.clip(grey + d, 0, 255).astype(np.uint8)  # noqa: E731
     kept = [as_frame(blobs)] * 30
     drifted = [as_frame(blobs * (1 - k / 29) + stripes * k / 29) for k in range(30)]
-    assert metrics.coarse_share(as_frame(stripes), grey) < 0.7 * metrics.coarse_share(as_frame(blobs), grey)
+    assert metrics.coarseness(as_frame(stripes), grey) < 0.2 * metrics.coarseness(as_frame(blobs), grey)
+    tinted = as_frame(blobs + np.array([30, -20, 10], np.float32))
+    assert metrics.coarseness(tinted, grey) == pytest.approx(metrics.coarseness(as_frame(blobs), grey), rel=0.05)
     assert metrics.scale_persistence(kept, [grey] * 30, set()) == [pytest.approx(1.0)]
     assert metrics.scale_persistence(drifted, [grey] * 30, set())[0] < 0.8
     assert metrics.scale_persistence(kept, [grey] * 30, {20}) == []  # 20 and 10 frames: no shot of 1 s
