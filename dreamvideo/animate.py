@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import engine, flow
-from .detail import energy, hold, soften_detail
+from .detail import energy, fine_margin, hold, soften_detail
 from .images import to_tensor
 from .lanes import NO_BARS
 from .staging import to_frames, upload
@@ -248,7 +248,8 @@ class VideoDreamer:
         carried = carried + pull
         # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
         level = keep * key_level + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
-        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, REFRESH_SLACK, v.fine_margin)
+        margin = fine_margin(max(base.shape[-2:]), v.fine_margin)
+        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, REFRESH_SLACK, margin)
         seed = self.dreamer.cfg.run.seed
         detail = self._refresh(s, [item.index for item in items], base, carried, gain, seed, nums)
         rows = [j for j, r in enumerate(repaint) if r]

@@ -110,9 +110,10 @@ class VideoConfig:
     refresh_soften: float = setting(1.0, "times video.soften on the detail later frames add (the refresh): more "
                                          "steadies big frames, at the cost of the finest detail (see README)",
                                     limits=(0.0, 5.0))
-    fine_margin: float = setting(1.25, "how far past its keyframe's the finest texture of later frames may grow "
-                                       "before it gives way to coarser patterns of the same strength (1: not at "
-                                       "all; coarsest, least flicker; see README)", limits=(1.0, 100.0))
+    fine_margin: float = setting(0.0, "how far past its keyframe's the finest texture of later frames may grow "
+                                      "before it gives way to coarser patterns of the same strength (1: not at all; "
+                                      "coarsest, least flicker; 0: by the frame's longer side, 1.25 up to 360 px, "
+                                      "1 from 640 px; see README)", limits=(0.0, 100.0), at_least=1.0)
     light_smooth: float = setting(0.0, "Gaussian sigma (px) of the gradient on later frames", limits=(0.0, 50.0))
     light_jitter: int = setting(0, "max random roll (px) on later frames", limits=(0, 1024))
     repaint: float = setting(0.15, "when more than this share of a frame has lost its keyframe's dream (revealed, "

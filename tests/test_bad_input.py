@@ -63,6 +63,7 @@ CASES = [  # (id, args with {clip} {photo} {out} {png} {dir} ..., what the line 
     ("width-zero", "{clip} {out} --width 0", "at least 16"),
     ("zoom-size-huge", "zoom {out} --size 30000x30000", "16384"),
     ("tile-1", "{photo} {png} --set dream.tile=1", "at least 64"),
+    ("fine-margin-half", "{clip} {out} --set video.fine_margin=0.5", "at least 1"),
     ("toml-steps-1e20", "{clip} {out} --config {toml:[dream]\nsteps = 1e20}", "not an integer"),
     ("steps-huge", "{clip} {out} --steps 100000", "1000"),
     ("audio-fps-huge", "audio {clip} --plot {png} --fps 1e6", "1000"),

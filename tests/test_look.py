@@ -10,7 +10,7 @@ import torch
 
 from dreamvideo import animate, config, engine, flow, ticks, tracking
 from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
-from dreamvideo.detail import HOLD_DECAY, coarser, energy, hold, soften_detail, softening
+from dreamvideo.detail import HOLD_DECAY, coarser, energy, fine_margin, hold, soften_detail, softening
 from dreamvideo.runner import make_dreamer
 
 W, H = 96, 64
@@ -561,6 +561,14 @@ def test_finest_texture_above_its_level_gives_way_to_coarser_patterns_as_strong(
     assert torch.allclose(coarser(blobs, level, 1.25), blobs)
     assert coarse(hold(grown, level, boost=6.0, evolve=0.0, margin=1.25)[0]) > coarse(grown) + 0.15  # hold does it
     assert coarse(coarser(grown, level, 1.0)) > coarse(held)  # video.fine_margin: less room, coarser
+
+
+def test_fine_margin_by_the_frames_size():
+    """video.fine_margin = 0: 1.25 on small frames (the detail ratio of the 256-wide clips kept), 1 from 640 px
+    (less flicker there), in between as the softening grows; any other value as it is."""
+    assert fine_margin(256, 0) == 1.25 and fine_margin(1920, 0) == 1.0
+    assert 1.0 < fine_margin(480, 0) < 1.25
+    assert fine_margin(1920, 1.5) == 1.5 and config.VideoConfig().fine_margin == 0
 
 
 def test_fine_margin_is_honoured_on_a_pan():
