@@ -72,10 +72,10 @@ def coarser(carried: torch.Tensor, level: torch.Tensor, margin: float) -> torch.
     detail had (at most SMOOTH_GAIN times). The refresh and the repaints grow the layer's finest pattern
     (stripes, speckle) where a keyframe had eyes and rings, and each re-key made that the new keyframe: this
     keeps the dream's patterns about as coarse as its keyframe's, and as strong."""
-    e = energy(carried)
+    local = lambda x: engine.resize(cells(x), carried.shape[-2:])  # noqa: E731  (energy()'s channels, one at a time)
     high = carried - engine.gaussian_blur(carried, 1.0)
-    cut = carried - high * (1 - margin * level[:, 1:] / e[:, 1:].clamp(min=1e-4)).clamp(min=0)
-    return cut * (e[:, :1] / energy(cut)[:, :1].clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)
+    cut = carried - high * (1 - margin * level[:, 1:] / local(high).clamp(min=1e-4)).clamp(min=0)
+    return cut * (local(carried) / local(cut).clamp(min=1e-5)).clamp(max=SMOOTH_GAIN)
 
 
 def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float, slack: float = 0.0,
