@@ -5,6 +5,7 @@ each chunk's carried state, so an interrupted run resumes with the same command 
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import threading
@@ -100,7 +101,8 @@ class Job:
         m = self.work.manifest
         if m.cuts is None:
             damage: list[str] = []
-            found = plan.scan_video(self.info, self.start, self.count, self.cfg.video.cut_threshold, damage)
+            around = math.ceil(plan.FADE_SEARCH * self.fps)
+            found = plan.scan_video(self.info, self.start, self.count, self.cfg.video.cut_threshold, damage, around)
             if found.count == 0:
                 raise UserError(f"{self.src} has no video frames that ffmpeg can decode")
             m.cuts, m.count, m.decode_errors = found.cuts, found.count, len(damage)

@@ -1,13 +1,14 @@
 """Planning a video job: scene cuts, lanes (contiguous segments dreamed in lockstep) and chunks."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import video
 
 THUMB_WIDTH = 64
+FADE_SEARCH = 4  # seconds: a job that starts or ends inside a fade looks this far beyond its frames for its ends
 SAME_PICTURE = 0.7  # luma correlation of two frames above which they show one picture, however lit (not a cut)
 
 
@@ -51,12 +52,15 @@ def is_cut(prev: np.ndarray, cur: np.ndarray, threshold: float) -> bool:
 @dataclass
 class Scan:
     """What a job's scan finds in its frames (job-relative indices): the first frames of shots after frame 0
-    (is_cut) and, per frame, its light (light()) and its dark runs (dark_runs())."""
+    (is_cut) and, per frame, its light (light()) and its dark runs (dark_runs()); and the light of the frames
+    just before and after them in the same shots, where a fade the job starts or ends inside begins or ends."""
 
     cuts: list[int]
     lights: list[float]
     runs: list[tuple[int, ...]]
     thumb: tuple[int, int]  # the thumbnails' width and height
+    before: list[float] = field(default_factory=list)
+    after: list[float] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -64,8 +68,9 @@ class Scan:
         return len(self.lights)
 
     def fades(self) -> dict[int, float]:
-        """fade_shares of the frames' light."""
-        return fade_shares(self.lights)
+        """fade_shares of the frames' light, seen with the frames around them (frame index -> share)."""
+        shares = fade_shares(self.before + self.lights + self.after)
+        return {k - len(self.before): s for k, s in shares.items() if 0 <= k - len(self.before) < self.count}
 
     def bars(self) -> dict[int, tuple[float, ...]]:
         """Each shot's first frame (0 and every cut) -> shot_bars of its frames."""
@@ -75,9 +80,10 @@ class Scan:
 
 
 def scan_video(info: video.VideoInfo, start: int, count: int, threshold: float,
-              damage: list | None = None) -> Scan:
-    """Scan `count` frames from input frame `start` as THUMB_WIDTH-wide thumbnails. `damage` receives the
-    decoder's error lines."""
+              damage: list | None = None, around: int = 0) -> Scan:
+    """Scan `count` frames from input frame `start` as THUMB_WIDTH-wide thumbnails, and the light of up to
+    `around` frames either side in the same shots (Scan.before, Scan.after). `damage` receives the decoder's
+    error lines of the `count` frames."""
     size = (THUMB_WIDTH, thumb_height(info.width, info.height))
     found, prev = Scan([], [], [], size), None
     for n, thumb in enumerate(video.read_frames(info, start, count, size, damage=damage, strict=False)):
@@ -86,7 +92,25 @@ def scan_video(info: video.VideoInfo, start: int, count: int, threshold: float,
         found.lights.append(light(thumb))
         found.runs.append(dark_runs(thumb))
         prev = thumb
+    back = min(around, start)
+    if back and found.count:  # the frames before `start`, and `start` itself to see a cut between them
+        shots = shot_lights(info, start - back, back + 1, size, threshold)
+        found.before = shots[-1][:-1] if sum(map(len, shots)) == back + 1 else []
+    if around and found.count == count:  # the last frame, to see a cut after it, and the frames after
+        found.after = shot_lights(info, start + count - 1, around + 1, size, threshold)[0][1:]
     return found
+
+
+def shot_lights(info: video.VideoInfo, start: int, count: int, size: tuple[int, int],
+                threshold: float) -> list[list[float]]:
+    """The light() of `count` frames from `start`, as thumbnails of `size` (w, h), split into shots at cuts."""
+    shots, prev = [[]], None
+    for thumb in video.read_frames(info, start, count, size, strict=False):
+        if prev is not None and is_cut(prev, thumb, threshold):
+            shots.append([])
+        shots[-1].append(light(thumb))
+        prev = thumb
+    return shots
 
 
 BAR_MEAN, BAR_MAX = 0.03, 0.08  # luma: a bar's rows (columns) average less than BAR_MEAN, none above BAR_MAX

@@ -203,7 +203,7 @@ def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     there is dreamed, and write it to the image `dst`: a full-size check of the look before a long render."""
     from . import video
     from .animate import frame_generator, key_detail
-    from .lanes import NO_BARS, scan_video
+    from .lanes import FADE_SEARCH, NO_BARS, scan_video
     from .reactive import Animator, soundtrack_features
     from .tracking import shown
 
@@ -228,7 +228,8 @@ def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     progress = progress_factory(dreamer.steps_for(*rgb.shape[:2])) if progress_factory else None
     y = dreamer.dream(x, frame_generator(cfg.run.seed, index), progress, s.dream, s.objective)
     # as a render from there shows its keyframe: through its shot's bars and an editor's fade found by its scan
-    scan = scan_video(info, index, min(left, math.ceil(STILL_SCAN * info.fps)), cfg.video.cut_threshold)
+    scan = scan_video(info, index, min(left, math.ceil(STILL_SCAN * info.fps)), cfg.video.cut_threshold,
+                      around=math.ceil(FADE_SEARCH * info.fps))
     bars = torch.tensor([scan.bars().get(0, NO_BARS)], device=x.device)
     y = (x + shown(x, bars) * scan.fades().get(0, 1.0) * key_detail(y, x, s.video)).clamp(0, 1)
     images.write_image(dst, images.to_uint8(y)[0])

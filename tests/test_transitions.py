@@ -228,8 +228,8 @@ def test_a_still_shows_its_frame_through_its_shots_bars_and_fade(tmp_path):
     from dreamvideo.cli import main
 
     fast = ["--octaves", "2", "--steps", "2"]
-    for make, start in ((subtitled, "0.24"), (faded_in, "0.04")):
-        src, out, png = (str(tmp_path / f"{make.__name__}.{e}") for e in ("mp4", "mkv", "png"))
+    for make, start in ((subtitled, "0.24"), (faded_in, "0.04"), (faded_in, "0.2")):  # 0.2: half lit
+        src, out, png = (str(tmp_path / f"{make.__name__}{start}.{e}") for e in ("mp4", "mkv", "png"))
         make(src)
         assert main([src, out, *fast, "--start", start, "--codec", "ffv1"]) == 0  # the still: a render to the end
         assert main([src, png, *fast, "--start", start]) == 0
@@ -316,6 +316,26 @@ def test_a_letterboxed_fade_from_black_through_the_command_line(tmp_path):
     assert picture[3] <= 0.6 * picture[20]  # the job's scan found the fade: 0.3 of the light, about 0.3 of the dream
 
 
+def test_a_render_that_starts_and_ends_inside_fades_finds_them(tmp_path):
+    """A 2 s clip faded in over its first 10 frames and out to black over frames 34 to 43, rendered from inside
+    the fade in to inside the fade out (--start 0.2 --duration 1.36: frames 5 to 38, each half lit). The job looks beyond its frames for the
+    fades' ends: its first and last frames show about half the dream, as a render of the whole clip shows them
+    there (before, both showed the whole dream over a half-lit picture: the fades were not found)."""
+    from dreamvideo import video
+    from dreamvideo.cli import main
+
+    src, out = str(tmp_path / "in.mp4"), str(tmp_path / "out.mkv")
+    synth.lavfi_clip(src, size=(160, 90), seconds=2.0, audio=None, video_args=(
+        "-vf", "fade=in:0:10,fade=out:34:10", "-c:v", "libx264", "-pix_fmt", "yuv420p"))
+    assert main([src, out, "--octaves", "2", "--steps", "2", "--codec", "ffv1", "--start", "0.2",
+                 "--duration", "1.36"]) == 0
+    ins = list(video.read_frames(video.count_frames(video.probe(src)), 5, 34))
+    outs = list(video.read_frames(video.count_frames(video.probe(out))))
+    assert len(outs) == 34
+    dream = [np.abs(o.astype(float) - i).mean() for i, o in zip(ins, outs)]
+    assert dream[0] <= 0.7 * dream[20] and dream[-1] <= 0.7 * dream[20], (dream[0], dream[20], dream[-1])
+
+
 def test_a_shot_that_keeps_losing_its_tracking_gets_repainted():
     """Flow that cannot follow the motion (here: none at all for a pan), so too little is tracked frame after
     frame and it rebases every other frame. Rebasing alone would make what the refresh grew (the finest pattern) the
@@ -361,6 +381,12 @@ def test_fades_are_found_from_and_to_black_and_nothing_else():
     flash = [0.4] * 4 + [0.7, 0.7] + [0.4] * 4
     assert fade_shares(down) == {} and fade_shares(flash) == {} and fade_shares([0.4] * 10) == {}
     assert fade_shares([]) == {} and fade_shares([0.0]) == {}
+    # a job's frames 5.. of the dip, with the light of the frames around them: their shares, renumbered
+    from dreamvideo.lanes import Scan
+
+    job = Scan([], dip[5:15], [()] * 10, (64, 36), before=dip[:5], after=dip[15:])
+    assert job.fades() == {k - 5: s for k, s in fade_shares(dip).items() if 5 <= k < 15}
+    assert len(job.fades()) == 10 and len(Scan([], dip[5:15], [()] * 10, (64, 36)).fades()) < 10
 
 
 def faded_run(frames):
