@@ -158,13 +158,17 @@ def shot_bars(runs: list[tuple[int, ...]], thumb: tuple[int, int]) -> tuple[floa
     its shot, up to the same row, subtitles or not, and black on its own where no subtitle is (the other bar,
     if subtitles never leave this one); the black top of a night sky reaches down as far as the moving picture
     makes it, so its edge holds still and the dark picture beyond it is dreamed, and a dark ceiling with lamps
-    that never goes black is picture. Returns (4 sure, 4 may reach)."""
+    that never goes black is picture. A letterbox is centred: where the runs of opposite edges differ by more
+    than a thumbnail row, both bars reach as far as the shorter one (a locked-off night shot black at the top
+    and bottom, a letterboxed shot whose picture is dark at the bottom). Returns (4 sure, 4 may reach)."""
     w, h = thumb
     r, n = np.array(runs), np.array([h, h, w, w])
     loose, black = r[:, :4], r[:, 4:]
     shortest = np.where((loose > 0) & (loose < n), loose, n).min(0) % n  # none: 0
     longest = np.where(black < n, black, 0).max(0)  # black frames left out
-    sides = list(zip(np.minimum(shortest, np.maximum(longest, longest[[1, 0, 3, 2]])), n))
+    sure = np.minimum(shortest, np.maximum(longest, longest[[1, 0, 3, 2]]))
+    sure = np.where(np.abs(sure - sure[[1, 0, 3, 2]]) > 1, np.minimum(sure, sure[[1, 0, 3, 2]]), sure)  # centred
+    sides = list(zip(sure, n))
     return tuple([float(r / n) for r, n in sides] + [float(min(1.0, (r + 1) / n)) for r, n in sides])
 
 

@@ -104,7 +104,8 @@ def test_a_shots_dark_runs_decide_where_its_bars_are():
     """lanes.dark_runs on thumbnails: rows that are mostly black (a subtitle in the bottom bar leaves its rows
     so), then rows that are black. lanes.shot_bars: bars surely reach as far as the shortest mostly black run
     of the shot's frames that have one and are not black, but no further than the longest black run from
-    either edge of the pair; they may reach one thumbnail row further."""
+    either edge of the pair, and no further than the opposite one's unless within a row of it (a letterbox is
+    centred); they may reach one thumbnail row further."""
     from dreamvideo import lanes
 
     thumb = np.full((36, 64, 3), 120, np.uint8)
@@ -119,7 +120,11 @@ def test_a_shots_dark_runs_decide_where_its_bars_are():
     size = (64, 36)
     row, col = (lambda k: k / 36), 1 / 64  # noqa: E731 k thumbnail rows as a share of the height
     night = [(12, 9, 0, 0, 12, 9, 0, 0), (7, 15, 0, 0, 7, 15, 0, 0), (36, 36, 64, 64) * 2]  # black moving down
-    assert lanes.shot_bars(night, size) == (row(7), row(9), 0, 0, row(8), row(10), col, col)
+    assert lanes.shot_bars(night, size) == (row(7), row(7), 0, 0, row(8), row(8), col, col)  # centred
+    locked = [(12, 4, 0, 0, 12, 4, 0, 0)] * 3  # a locked-off night shot: black sky, a darker foreground
+    assert lanes.shot_bars(locked, size)[:2] == (row(4), row(4))
+    off = [(5, 6, 0, 0, 5, 6, 0, 0)] * 3  # a letterbox a row off centre
+    assert lanes.shot_bars(off, size)[:2] == (row(5), row(6))
     flashed = [(5, 5, 0, 0) * 2, (0, 0, 0, 0) * 2, (6, 5, 0, 0) * 2]  # letterboxed, flashed to white once
     assert lanes.shot_bars(flashed, size)[:2] == (row(5), row(5))
     subtitled = [(5, 5, 0, 0, 5, 2, 0, 0)] * 3  # subtitles on every frame: the top bar tells the height
@@ -178,6 +183,27 @@ def test_a_night_shots_black_edges_hold_still_through_the_command_line(tmp_path)
     for k, rows in enumerate(still):
         assert min(top) <= lead(rows) <= min(top) + 2 * thumb_row, k
         assert min(bottom) <= lead(rows[::-1]) <= min(bottom) + 2 * thumb_row, k
+
+
+def test_a_locked_off_night_shot_is_dreamed_to_its_shorter_black_edge(tmp_path):
+    """The real scan, reader and writer: a locked-off shot black over its top 30 rows (a night sky) and its
+    bottom 8. A letterbox is centred, so only 8 rows (within a thumbnail row) at each edge stay as they are,
+    and the black sky beyond them is dreamed (before, all 30 rows stayed black: taken for a bar)."""
+    from dreamvideo import encode, video
+    from dreamvideo.cli import main
+
+    src, out = str(tmp_path / "locked.mkv"), str(tmp_path / "out.mkv")
+    w, h, n = 160, 90, 6
+    f = photo(w=w, h=h, seed=4)
+    f[:30], f[h - 8:] = 2, 2
+    writer = encode.Writer(src, w, h, Fraction(25), encode.Encoding("ffv1", 0))
+    for _ in range(n):
+        writer.write(f)
+    writer.close()
+    assert main([src, out, "--octaves", "2", "--steps", "2", "--codec", "ffv1"]) == 0
+    o = next(video.read_frames(video.count_frames(video.probe(out))))
+    still = np.abs(o.astype(int) - f).max((1, 2)) <= 2
+    assert still[:8].all() and still[-8:].all() and not still[:8 + 2 * 3].all() and not still[12:30].all()
 
 
 def subtitled(path: str, w: int = 160, h: int = 90, n: int = 16, bar: int = 14) -> None:
