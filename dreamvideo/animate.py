@@ -33,7 +33,7 @@ from .staging import to_frames, upload
 from .ticks import PerLane, batches, plan_tick
 from .tracking import held_still, holds, photometric, picture, refind, relit, shown, shown_share
 
-STATE_VERSION = "carry-13"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
+STATE_VERSION = "carry-14"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
 
 
 @dataclass
@@ -84,13 +84,16 @@ def key_detail(y: torch.Tensor, x: torch.Tensor, v) -> torch.Tensor:
     return soften_detail(y - x, x, v)
 
 
-def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor) -> Carry:
+def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor,
+             fade: torch.Tensor | None = None) -> Carry:
     """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W] whose frame shows
-    `share` [1,1,1,1] of its dream (tracking.shown_share)."""
+    `share` [1,1,1,1] of its dream (tracking.shown_share). `fade` [1,3,H,W]: what its frame showed on top of the
+    keyframe's detail, fading out (a repaint's or a re-dream's crossfade from the dream before); the next frame
+    is steadied toward both, as they were shown."""
     one = torch.ones_like(detail[:, :1])
-    zero = torch.zeros_like(detail)
-    return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, zero, frame, detail, one, zero,
-                 share)
+    fade = torch.zeros_like(detail) if fade is None else fade
+    return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, torch.zeros_like(detail), frame,
+                 detail + fade, one, fade, share)
 
 
 class VideoDreamer:
@@ -222,7 +225,7 @@ class VideoDreamer:
         shown_here = share * picture(x, self._bars(items)) * self._faded(items)  # tracking.shown, share once
         out = (x + shown_here * (d + fade)).clamp(0, 1)
         return [out[j:j + 1] for j in range(len(items))], \
-            [replace(keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1]), fade=fade[j:j + 1]) for j in range(len(items))]
+            [keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1], fade[j:j + 1]) for j in range(len(items))]
 
     def _continue(self, s, items: list[FrameIn], cs: list[Carry], keeps: list[torch.Tensor], rebase: list[bool],
                   repaint: list[bool], nums=None):
@@ -267,7 +270,7 @@ class VideoDreamer:
             outs.append(out[j:j + 1])
             if rebase[j]:  # this output, less what is fading out, becomes the lane's keyframe, at the shot's energy
                 carries.append(replace(keyframe(y[j:j + 1] - base[j:j + 1] - fade[j:j + 1], base[j:j + 1],
-                                                cs[j].key_share), key_energy=level[j:j + 1], fade=fade[j:j + 1],
+                                                cs[j].key_share, fade[j:j + 1]), key_energy=level[j:j + 1],
                                        painted=0 if repaint[j] else c.painted))
             else:
                 carries.append(replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1]))

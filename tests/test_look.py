@@ -300,7 +300,7 @@ def test_a_rekey_continues_the_texture_instead_of_jumping():
 def test_a_repaint_dreams_lost_pixels_like_a_keyframe_and_keeps_the_rest():
     """Once enough of the frame has lost its keyframe's dream (and a dozen frames have passed), those pixels get
     the keyframe's full dream at once, the others keep their carried dream exactly, and the result becomes the new
-    keyframe; what the repaint replaced fades out over a few frames instead of popping."""
+    keyframe; what the repaint replaced fades out over a few frames instead of popping, on its frame and after."""
     frames, d = pan(16, speed=3), dreamer()
     plain, _ = run(d, frames, ["video.repaint=0"])
     flags = []
@@ -316,7 +316,12 @@ def test_a_repaint_dreams_lost_pixels_like_a_keyframe_and_keeps_the_rest():
     far = slice(4, W - 3 * r - 16)  # tracked since the keyframe, beyond the feathered edge of the repaint
     assert (outs[r] - plain[r])[:, 8:-8, far].abs().max() <= 1.5 / 255  # (top, bottom rows: lost, repainted)
     assert torch.allclose(carries[r].key_detail[0] + carries[r].fade[0], detail(outs[r], frames[r]), atol=1 / 255)
+    assert torch.allclose(carries[r].shown[0], detail(outs[r], frames[r]), atol=1 / 255)  # steadied toward it
     assert bool((carries[r].trust == 1).all())
+    # the next frame goes on fading (REPAINT_FADE of what is left: about half the way to the new dream, the refresh
+    # adding some); before, it was steadied toward the new dream alone and went 0.93 of the way at once
+    moved = detail(outs[r + 1], frames[r + 1])[:, 4:-4, W - 9:W - 3]  # the strip, 3 px further left
+    assert float(((moved - before) * (new - before)).sum() / ((new - before) ** 2).sum()) < 0.8
 
 
 def test_a_repaint_goes_as_far_as_a_keyframe_in_fewer_longer_steps(monkeypatch):
