@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import engine, flow
-from .detail import energy, fine_margin, hold, soften_detail
+from .detail import by_size, energy, fine_margin, hold, soften_detail
 from .images import to_tensor
 from .lanes import NO_BARS
 from .staging import to_frames, upload
@@ -252,7 +252,8 @@ class VideoDreamer:
         # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
         level = keep * key_level + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
         margin = fine_margin(max(base.shape[-2:]), v.fine_margin)
-        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, REFRESH_SLACK, margin)
+        slack = by_size(max(base.shape[-2:]), REFRESH_SLACKS)
+        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, slack, margin)
         seed = self.dreamer.cfg.run.seed
         detail = self._refresh(s, [item.index for item in items], base, carried, gain, seed, nums)
         rows = [j for j, r in enumerate(repaint) if r]
@@ -328,7 +329,11 @@ REDREAM_GAP = 4  # frames at least from a keyframe or rebase to re-dreaming it f
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width
 REPAINT_FADE = 0.7  # share of what a repaint replaced still shown on its frame, then on each next one of it
 REPAINT_STRIDE = 3  # a repaint takes this many times fewer steps than a keyframe, each as much longer (cost)
-REFRESH_SLACK = 0.1  # share of its level a dream may fall short before the refresh grows it (flicker; detail.hold)
+REFRESH_SLACKS = (0.1, 0.2)  # share of its level a dream may fall short before the refresh grows it (detail.hold),
+# by the frame's size (detail.by_size). Refreshing what resampling takes from a carried dream makes flicker: at 640
+# wide (look.py, 2026-11-23) 0.2 measured camera 2.56 against 2.76 with 0.1 (passer, smoke, sharp 1.88, 3.84, 1.38
+# against 1.97, 4.09, 1.45 before it and the repaint's crossfade fix), at 0.001 less strength; at 256 wide it took
+# the detail ratio of sharp, grain and fade under 1.3 (1.29, 1.29, 1.27).
 REFRESH_WIDTH = 360  # px: with video.refresh_octaves = 0, later frames are refreshed down to an octave this small
 
 

@@ -53,17 +53,21 @@ def energy(detail: torch.Tensor) -> torch.Tensor:
 MARGINS = (1.25, 1.0)  # video.fine_margin = 0: from the first at SOFTEN_WIDTHS[0] px to the second at SOFTEN_WIDTHS[1]
 
 
+def by_size(width: int, values: tuple[float, float]) -> float:
+    """The first of `values` for a frame whose longer side is `width` up to SOFTEN_WIDTHS[0] px, the second from
+    SOFTEN_WIDTHS[1] px, in proportion between (as softening() grows)."""
+    low, high = SOFTEN_WIDTHS
+    share = (min(max(width, low), high) - low) / (high - low)
+    return values[0] + share * (values[1] - values[0])
+
+
 def fine_margin(width: int, margin: float) -> float:
     """How far past its keyframe's the finest texture of a frame whose longer side is `width` may grow (coarser()):
-    video.fine_margin, or for 0 by the width, as softening() grows: at 256 wide (look.py, 2026-11-23) 1.25 kept the
+    video.fine_margin, or for 0 by the width (by_size(MARGINS)): at 256 wide (look.py, 2026-11-23) 1.25 kept the
     detail ratio of every clip that met 1.3 (1 took sharp, grain and fade to 1.27-1.29); at 640 wide 1 measured less
     flicker on every clip (camera 2.78 against 2.93, passer 1.97 against 2.04) and coarser patterns at the same
     strength, where the sharp clip's detail ratio is under 1.3 either way (1.23, 1.26; its ideal carry 1.16)."""
-    if margin:
-        return margin
-    low, high = SOFTEN_WIDTHS
-    share = (min(max(width, low), high) - low) / (high - low)
-    return MARGINS[0] + share * (MARGINS[1] - MARGINS[0])
+    return margin or by_size(width, MARGINS)
 
 
 def coarser(carried: torch.Tensor, level: torch.Tensor, margin: float) -> torch.Tensor:
