@@ -85,13 +85,12 @@ def scan_video(info: video.VideoInfo, start: int, count: int, threshold: float,
     `around` frames either side in the same shots (Scan.before, Scan.after). `damage` receives the decoder's
     error lines of the `count` frames."""
     size = (THUMB_WIDTH, thumb_height(info.width, info.height))
-    found, prev = Scan([], [], [], size), None
-    for n, thumb in enumerate(video.read_frames(info, start, count, size, damage=damage, strict=False)):
-        if prev is not None and is_cut(prev, thumb, threshold):
+    found = Scan([], [], [], size)
+    for n, (thumb, cut) in enumerate(cut_thumbs(info, start, count, size, threshold, damage)):
+        if cut:
             found.cuts.append(n)
         found.lights.append(light(thumb))
         found.runs.append(dark_runs(thumb))
-        prev = thumb
     back = min(around, start)
     if back and found.count:  # the frames before `start`, and `start` itself to see a cut between them
         shots = shot_lights(info, start - back, back + 1, size, threshold)
@@ -101,15 +100,24 @@ def scan_video(info: video.VideoInfo, start: int, count: int, threshold: float,
     return found
 
 
+def cut_thumbs(info: video.VideoInfo, start: int, count: int, size: tuple[int, int], threshold: float,
+               damage: list | None = None):
+    """(uint8 thumbnail [h,w,3] of `size` (w, h), whether a shot starts at it (is_cut)) for `count` frames from
+    `start`; the first never starts one."""
+    prev = None
+    for thumb in video.read_frames(info, start, count, size, damage=damage, strict=False):
+        yield thumb, prev is not None and is_cut(prev, thumb, threshold)
+        prev = thumb
+
+
 def shot_lights(info: video.VideoInfo, start: int, count: int, size: tuple[int, int],
                 threshold: float) -> list[list[float]]:
     """The light() of `count` frames from `start`, as thumbnails of `size` (w, h), split into shots at cuts."""
-    shots, prev = [[]], None
-    for thumb in video.read_frames(info, start, count, size, strict=False):
-        if prev is not None and is_cut(prev, thumb, threshold):
+    shots: list[list[float]] = [[]]
+    for thumb, cut in cut_thumbs(info, start, count, size, threshold):
+        if cut:
             shots.append([])
         shots[-1].append(light(thumb))
-        prev = thumb
     return shots
 
 
