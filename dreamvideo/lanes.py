@@ -80,10 +80,10 @@ class Scan:
 
 
 def scan_video(info: video.VideoInfo, start: int, count: int, threshold: float,
-              damage: list | None = None, around: int = 0) -> Scan:
+              damage: list | None = None, around: int = 0, ahead: bool = True) -> Scan:
     """Scan `count` frames from input frame `start` as THUMB_WIDTH-wide thumbnails, and the light of up to
-    `around` frames either side in the same shots (Scan.before, Scan.after). `damage` receives the decoder's
-    error lines of the `count` frames."""
+    `around` frames before them and, if `ahead`, after them, in the same shots (Scan.before, Scan.after).
+    `damage` receives the decoder's error lines of the `count` frames."""
     size = (THUMB_WIDTH, thumb_height(info.width, info.height))
     found = Scan([], [], [], size)
     for n, (thumb, cut) in enumerate(cut_thumbs(info, start, count, size, threshold, damage)):
@@ -95,7 +95,7 @@ def scan_video(info: video.VideoInfo, start: int, count: int, threshold: float,
     if back and found.count:  # the frames before `start`, and `start` itself to see a cut between them
         shots = shot_lights(info, start - back, back + 1, size, threshold)
         found.before = shots[-1][:-1] if sum(map(len, shots)) == back + 1 else []
-    if around and found.count == count:  # the last frame, to see a cut after it, and the frames after
+    if around and ahead and found.count == count:  # the last frame, to see a cut after it, and the frames after
         found.after = shot_lights(info, start + count - 1, around + 1, size, threshold)[0][1:]
     return found
 

@@ -229,7 +229,7 @@ def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     y = dreamer.dream(x, frame_generator(cfg.run.seed, index), progress, s.dream, s.objective)
     # as a render from there shows its keyframe: through its shot's bars and an editor's fade found by its scan
     scan = scan_video(info, index, min(left, math.ceil(STILL_SCAN * info.fps)), cfg.video.cut_threshold,
-                      around=math.ceil(FADE_SEARCH * info.fps))
+                      around=math.ceil(FADE_SEARCH * info.fps), ahead=False)  # a fade it starts inside
     bars = torch.tensor([scan.bars().get(0, NO_BARS)], device=x.device)
     y = (x + shown(x, bars) * scan.fades().get(0, 1.0) * key_detail(y, x, s.video)).clamp(0, 1)
     images.write_image(dst, images.to_uint8(y)[0])
