@@ -20,6 +20,7 @@ as the frame shows of the picture (FrameIn.fade, found ahead by lanes.fade_share
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,9 +32,10 @@ from .images import to_tensor
 from .lanes import NO_BARS
 from .staging import to_frames, upload
 from .ticks import PerLane, batches, plan_tick
-from .tracking import held_still, holds, photometric, picture, refind, relit, shown, shown_share
+from .tracking import (affine_jacobian, held_still, holds, identity, photometric, picture, refind, relit, shown, shown_share,
+                       strained, stretch)
 
-STATE_VERSION = "carry-14"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
+STATE_VERSION = "carry-15"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Carry:
     step: torch.Tensor  # [1,1,H,W] in [0,1]: how far the last step along the flow can be trusted
     fade: torch.Tensor  # [1,3,H,W] what a repaint replaced (old minus new detail), fading out frame by frame
     key_share: torch.Tensor  # [1,1,1,1] tracking.shown_share of the keyframe (below 1: dreamed in the dark)
+    strain: torch.Tensor  # [1,4,H,W] Jacobian of the map from the frame's pixels to where their dream was dreamed
     age: int = 0  # frames since the keyframe
     painted: int = 0  # frames since a keyframe or repaint (a rebase alone does not count: ticks.REKEY_GAP)
 
@@ -85,15 +88,17 @@ def key_detail(y: torch.Tensor, x: torch.Tensor, v) -> torch.Tensor:
 
 
 def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor,
-             fade: torch.Tensor | None = None) -> Carry:
+             fade: torch.Tensor | None = None, strain: torch.Tensor | None = None) -> Carry:
     """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W] whose frame shows
     `share` [1,1,1,1] of its dream (tracking.shown_share). `fade` [1,3,H,W]: what its frame showed on top of the
     keyframe's detail, fading out (a repaint's or a re-dream's crossfade from the dream before); the next frame
-    is steadied toward both, as they were shown."""
+    is steadied toward both, as they were shown. `strain` [1,4,H,W]: how the detail was already drawn out since
+    it was dreamed (a re-key from an output that carried a dream; none: freshly dreamed; tracking.strained)."""
     one = torch.ones_like(detail[:, :1])
     fade = torch.zeros_like(detail) if fade is None else fade
+    strain = identity(one) if strain is None else strain
     return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, torch.zeros_like(detail), frame,
-                 detail + fade, one, fade, share)
+                 detail + fade, one, fade, share, strain)
 
 
 class VideoDreamer:
@@ -137,11 +142,13 @@ class VideoDreamer:
         step = valid * photometric(x, relit(before, x), v.match_tolerance)  # a change of light is no new content
         trust = (trust > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
         to_key = back + to_key  # chained: t -> t-1 (back), then t-1 -> key (the old to_key, warped to t)
+        strain = strained(carry.strain, back, step) if v.stretch else carry.strain
         extra, fade = extra * step, fade * step * REPAINT_FADE
         if v.refind:  # uncovered again: the keyframe's dream comes back in place of what grew meanwhile
             guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)
             to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
-        return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x,
+            strain = strain + found * (affine_jacobian(guess) - strain)
+        return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x, strain=strain,
                        shown=shown, step=step, age=carry.age + 1, painted=carry.painted + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
@@ -189,7 +196,7 @@ class VideoDreamer:
                 out[i], new[i] = o, c
         if tick.light:
             later = self._continue(s, [items[i] for i in tick.light], [moved[i] for i in tick.light],
-                                   [checks[i][0] for i in tick.light], tick.rebase, tick.repaint,
+                                   [checks[i] for i in tick.light], tick.rebase, tick.repaint, tick.drawn,
                                    nums and nums.pick(tick.light))
             for i, o, c in zip(tick.light, *later):
                 out[i], new[i] = o, c
@@ -201,12 +208,15 @@ class VideoDreamer:
         `checks` (lane -> check()), read back from the device in one sync; and the lanes whose keyframe is
         dreamed again."""
         tracked = [i for i in checks if v.flow != "none"]
-        asked = [moved[i].trust.mean() for i in tracked] + [checks[i][1] for i in checks]
+        asked = [moved[i].trust.mean() for i in tracked] + [checks[i].redo for i in checks] \
+            + [(moved[i].trust * (checks[i].stretched <= stretch_limit(v))).mean() for i in tracked]
         got = torch.stack(asked).tolist() if asked else []  # one sync
-        redo = {i for i, r in zip(checks, got[len(tracked):]) if r}
+        n = len(tracked)
+        redo = {i for i, r in zip(checks, got[n:n + len(checks)]) if r}
         ages = [c.age if c is not None else None for c in moved]
         painted = [c.painted if c is not None else None for c in moved]
-        return plan_tick(ages, dict(zip(tracked, got)), v, redo, painted), redo
+        carried = dict(zip(tracked, got[n + len(checks):]))
+        return plan_tick(ages, dict(zip(tracked, got)), v, redo, painted, carried), redo
 
     def _key(self, s, items: list[FrameIn], nums=None, old: list | None = None) -> tuple[list[torch.Tensor], list[Carry]]:
         """Keyframes: the full octave dream, its new detail softened, shown as far as the picture's light lets
@@ -227,20 +237,23 @@ class VideoDreamer:
         return [out[j:j + 1] for j in range(len(items))], \
             [keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1], fade[j:j + 1]) for j in range(len(items))]
 
-    def _continue(self, s, items: list[FrameIn], cs: list[Carry], keeps: list[torch.Tensor], rebase: list[bool],
-                  repaint: list[bool], nums=None):
+    def _continue(self, s, items: list[FrameIn], cs: list[Carry], checks: list["Check"], rebase: list[bool],
+                  repaint: list[bool], drawn: list[bool], nums=None):
         """Later frames: the carried detail, then a few steps at the finest octaves where it falls short and, for
-        lanes with `repaint[j]`, the full dream where the keyframe's dream was lost. `rebase[j]`: lane j's
-        output becomes its new keyframe. `keeps[j]`: check()'s keep of lane j. Returns outputs [1,3,H,W] and
-        carries."""
+        lanes with `repaint[j]`, the full dream where the keyframe's dream was lost or drawn out past video.stretch
+        (with `drawn[j]`, a repaint the stretch called: past REPAINT_ALONG of it). `rebase[j]`: lane j's output
+        becomes its new keyframe. `checks[j]`: check() of lane j. Returns outputs [1,3,H,W] and carries."""
         v = s.video
         blend = nums.blend if nums else v.blend
         cat = lambda name: torch.cat([getattr(c, name) for c in cs])  # noqa: E731
         base = cat("frame")
         to_key = cat("to_key")
         key_energy = cat("key_energy")
-        key_level, keep = flow.warp(key_energy, to_key), torch.cat(keeps)
+        key_level, keep = flow.warp(key_energy, to_key), torch.cat([c.keep for c in checks])
         held = (keep > 0.5).float()  # once dropped, a pixel's key detail never returns on top of what replaced it
+        along = upload(torch.tensor([REPAINT_ALONG if d else 1.0 for d in drawn]).view(-1, 1, 1, 1), held.device)
+        stretched = torch.cat([c.stretched for c in checks])  # a repaint dreams these afresh too
+        lost = torch.maximum(1 - held, (stretched > along * stretch_limit(v)).float())
         key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * blend  # bicubic: keeps fine texture
         fade = cat("fade")
         carried = key + cat("extra") + fade
@@ -258,7 +271,7 @@ class VideoDreamer:
         detail = self._refresh(s, [item.index for item in items], base, carried, gain, seed, nums)
         rows = [j for j, r in enumerate(repaint) if r]
         if rows:  # on top of the refresh: a repaint leaves the pixels that still carry their keyframe's dream as is
-            new = self._repaint(s, [items[j].index for j in rows], base[rows], detail[rows], 1 - held[rows], seed,
+            new = self._repaint(s, [items[j].index for j in rows], base[rows], detail[rows], lost[rows], seed,
                                 nums and nums.pick(rows))
             fade[rows] = REPAINT_FADE * (detail[rows] - new)  # no pop: what it replaced fades out over a few frames
             detail[rows] = new + fade[rows]
@@ -270,9 +283,11 @@ class VideoDreamer:
         for j, c in enumerate(cs):
             outs.append(out[j:j + 1])
             if rebase[j]:  # this output, less what is fading out, becomes the lane's keyframe, at the shot's energy
+                kept = (1 - lost[j:j + 1]) if repaint[j] else held[j:j + 1]  # still carrying the stretched dream
+                strain = kept * c.strain + (1 - kept) * identity(c.strain)
                 carries.append(replace(keyframe(y[j:j + 1] - base[j:j + 1] - fade[j:j + 1], base[j:j + 1],
-                                                cs[j].key_share, fade[j:j + 1]), key_energy=level[j:j + 1],
-                                       painted=0 if repaint[j] else c.painted))
+                                                cs[j].key_share, fade[j:j + 1], strain),
+                                       key_energy=level[j:j + 1], painted=0 if repaint[j] else c.painted))
             else:
                 carries.append(replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1]))
         return outs, carries
@@ -314,13 +329,28 @@ class VideoDreamer:
         return start + soften_detail(detail - start, base, s.video)
 
 
-def check(c: Carry, v) -> tuple[torch.Tensor, torch.Tensor]:
-    """tracking.holds for a lane's carry moved to its new frame: keep [1,1,H,W] and whether its keyframe is
-    dreamed again ([] bool; for blur or a new picture only REDREAM_GAP frames or more after the last keyframe
-    or rebase, so that flow that goes wrong frame after frame does not re-key every frame)."""
+@dataclass
+class Check:
+    """What of a lane's keyframe holds on its new frame (check())."""
+
+    keep: torch.Tensor  # [1,1,H,W] where its detail may be carried (tracking.holds)
+    redo: torch.Tensor  # [] bool: its keyframe is to be dreamed again (tracking.holds)
+    stretched: torch.Tensor  # [1,1,H,W] how drawn out its carried dream is (tracking.stretch; 0 where not carried)
+
+
+def check(c: Carry, v) -> Check:
+    """tracking.holds for a lane's carry moved to its new frame (whether its keyframe is dreamed again: for blur
+    or a new picture only REDREAM_GAP frames or more after the last keyframe or rebase, so that flow that goes
+    wrong frame after frame does not re-key every frame), and how stretched its carried dream is."""
     keep, brighter, changed = holds(c.frame, flow.warp(c.key_frame, c.to_key), c.trust, c.key_share,
                                     v.structure_tolerance)
-    return keep, (brighter | changed) if c.age >= REDREAM_GAP else brighter
+    redo = (brighter | changed) if c.age >= REDREAM_GAP else brighter
+    return Check(keep, redo, (keep > 0.5).float() * stretch(c.strain) if v.stretch else torch.zeros_like(keep))
+
+
+def stretch_limit(v) -> float:
+    """How drawn out (tracking.stretch) a carried dream may get before a repaint is due there (video.stretch)."""
+    return math.log(v.stretch) if v.stretch else math.inf
 
 
 REDREAM_GAP = 4  # frames at least from a keyframe or rebase to re-dreaming it for blur or a new picture
@@ -328,6 +358,9 @@ REDREAM_GAP = 4  # frames at least from a keyframe or rebase to re-dreaming it f
 
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width
 REPAINT_FADE = 0.7  # share of what a repaint replaced still shown on its frame, then on each next one of it
+REPAINT_ALONG = 0.5  # a repaint the stretch calls also redoes what is drawn out past this share of the limit (log):
+# its root. On the smoke clip at 640 wide (look.py, 2026-11-23) scale persistence 0.98 against 0.90 without it;
+# on the camera clip, whose repaints lost pixels call, the dream drawn out by the flow's noise is left alone.
 REPAINT_STRIDE = 3  # a repaint takes this many times fewer steps than a keyframe, each as much longer (cost)
 REFRESH_SLACKS = (0.1, 0.2)  # share of its level a dream may fall short before the refresh grows it (detail.hold),
 # by the frame's size (detail.by_size). Refreshing what resampling takes from a carried dream makes flicker: at 640

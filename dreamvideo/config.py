@@ -119,6 +119,9 @@ class VideoConfig:
     repaint: float = setting(0.15, "when more than this share of a frame has lost its keyframe's dream (revealed, "
                                   "changed), dream it there at every octave, a partial keyframe, and continue from "
                                   "the result (0: never)", limits=(0.0, 1.0))
+    stretch: float = setting(1.6, "when a carried dream has been drawn out this many times more one way than the "
+                                  "other (smoke, water, cloth, a turning face), a repaint dreams it afresh there "
+                                  "(0: never)", limits=(0.0, 100.0), at_least=1.0)
     rekey: float = setting(0.5, "new keyframe when fewer pixels than this are still tracked", limits=(0.0, 1.0))
     rekey_every: int = setting(0, "also re-key (from the current output) every N frames (0: never)",
                                limits=(0, 100000))

@@ -18,16 +18,18 @@ REKEY_GAP = 4  # ... but a re-key (too little tracked) repaints from this many f
 class Tick:
     """What one tick does: lanes `keys` get the full dream, lanes `light` continue their carry; for light lane
     j, `rebase[j]` says whether its output becomes its new keyframe and `repaint[j]` whether the pixels that
-    lost their keyframe's dream are dreamed afresh at every octave first (then it rebases too)."""
+    lost their keyframe's dream are dreamed afresh at every octave first (then it rebases too); `drawn[j]`,
+    whether that repaint is due to its dream drawn out by the scene (tracking.stretch)."""
 
     keys: list[int]
     light: list[int]
     rebase: list[bool]
     repaint: list[bool]
+    drawn: list[bool]
 
 
 def plan_tick(ages: list[int | None], tracked: dict[int, float], v, lit: set[int] = frozenset(),
-              painted: list[int | None] | None = None) -> Tick:
+              painted: list[int | None] | None = None, carried: dict[int, float] | None = None) -> Tick:
     """Decide a tick from each lane's carry age (None: no carry, a shot's first frame) and, for lanes carried
     along a flow, the fraction of pixels still tracked. Lanes in `lit` (their keyframe is dreamed again, see
     tracking.holds) get a fresh keyframe. More than video.repaint lost (when set) repaints them and rebases;
@@ -35,21 +37,25 @@ def plan_tick(ages: list[int | None], tracked: dict[int, float], v, lit: set[int
     by a fresh dream (rekey_mode = dream); with video.repaint set, a rebase for too little tracked repaints
     first once REKEY_GAP frames have passed since the lane's keyframe or last repaint (`painted`, default the
     ages: a fast pan rebases every frame, and what the refresh grew on the blur would become the keyframe,
-    with nothing to repaint it once the camera stops)."""
+    with nothing to repaint it once the camera stops). `carried`: the fraction of pixels still carrying their
+    keyframe's dream not drawn out past video.stretch (default: the tracked ones): when more than video.repaint
+    of the frame is drawn out, it repaints too."""
     painted = ages if painted is None else painted
+    carried = tracked if carried is None else carried
     fresh = [age is None or i in lit for i, age in enumerate(ages)]
-    rebase, repaint = [False] * len(ages), [False] * len(ages)
+    rebase, repaint, drawn = [False] * len(ages), [False] * len(ages), [False] * len(ages)
     for i, fraction in tracked.items():
         if fresh[i]:
             continue
-        if v.repaint and 1 - fraction > v.repaint and ages[i] >= REPAINT_GAP:
+        if v.repaint and max(1 - fraction, fraction - carried[i]) > v.repaint and ages[i] >= REPAINT_GAP:
             rebase[i] = repaint[i] = True
+            drawn[i] = fraction - carried[i] > v.repaint
         elif v.repaint and fraction < v.rekey and painted[i] >= REKEY_GAP and v.rekey_mode == "rebase":
             rebase[i] = repaint[i] = True
         elif fraction < v.rekey or (v.rekey_every and ages[i] >= v.rekey_every):
             rebase[i], fresh[i] = v.rekey_mode == "rebase", v.rekey_mode != "rebase"
     light = [i for i, f in enumerate(fresh) if not f]
-    return Tick([i for i, f in enumerate(fresh) if f], light, [rebase[i] for i in light], [repaint[i] for i in light])
+    return Tick([i for i, f in enumerate(fresh) if f], light, *([x[i] for i in light] for x in (rebase, repaint, drawn)))
 
 
 @dataclass(frozen=True)

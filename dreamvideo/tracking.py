@@ -173,6 +173,73 @@ def refind(to_key: torch.Tensor, trust: torch.Tensor, frame: torch.Tensor, key_f
     return guess, found
 
 
+STRETCH_SPAN = 4  # px: the stretch of a carried dream is measured over patterns about this big, on a frame ...
+STRETCH_WIDTH = 1024  # ... scaled down to about this size on its longer side (flow errs by more pixels on big frames)
+TORN = 0.15  # a step stretching the picture by more than this (log ratio) in one frame is no stretch: an edge of motion
+
+
+def identity(like: torch.Tensor) -> torch.Tensor:
+    """[B,4,H,W]: the Jacobian (a, b, c, d: rows (a, b) and (c, d)) of a map that moves nothing."""
+    b, _, h, w = like.shape
+    return torch.tensor([1.0, 0.0, 0.0, 1.0], device=like.device, dtype=like.dtype).view(1, 4, 1, 1).expand(b, 4, h, w)
+
+
+def jacobian(flow: torch.Tensor) -> torch.Tensor:
+    """[B,4,H,W]: the Jacobian of p -> p + flow(p) for a backward flow [B,2,H,W], measured on the flow scaled
+    down to at most STRETCH_WIDTH and smoothed by a Gaussian of STRETCH_SPAN px there (at least, on a frame
+    halved: the same, cheaper): the noise of optical flow, which grows with the frame, is not taken for a
+    stretch."""
+    return identity(flow) + engine.resize(_slopes(flow), flow.shape[-2:])
+
+
+def _slopes(flow: torch.Tensor) -> torch.Tensor:
+    """[B,4,h,w]: jacobian() less the identity, on the flow [B,2,H,W] scaled down (h = H / 2 or less)."""
+    f = 2 * max(1, round(max(flow.shape[-2:]) / STRETCH_WIDTH))  # halved at least: the blur is cheap there
+    dy, dx = torch.gradient(torch.nn.functional.avg_pool2d(flow, f, ceil_mode=True) / f, dim=(2, 3))  # of (u, v)
+    return engine.gaussian_blur(torch.cat([dx[:, :1], dy[:, :1], dx[:, 1:], dy[:, 1:]], 1), STRETCH_SPAN / 2)
+
+
+def affine_jacobian(field: torch.Tensor) -> torch.Tensor:
+    """[B,4,H,W]: the Jacobian of p -> p + field(p) for an affine field [B,2,H,W] (flow.fit_affine), exact."""
+    h, w = field.shape[-2:]
+    dx = (field[..., -1] - field[..., 0]).mean(-1) / max(w - 1, 1)  # [B,2]
+    dy = (field[..., -1, :] - field[..., 0, :]).mean(-1) / max(h - 1, 1)
+    j = torch.stack([dx[:, 0], dy[:, 0], dx[:, 1], dy[:, 1]], 1)
+    return identity(field) + j.view(-1, 4, 1, 1)
+
+
+def chained(before: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """[B,4,H,W]: the Jacobian of a map to an earlier frame (`before`, sampled where the step lands) composed
+    with that of the step [B,4,H,W]: before @ step, per pixel."""
+    a, b, c, d = before.unbind(1)
+    e, f, g, h = step.unbind(1)
+    return torch.stack([a * e + b * g, a * f + b * h, c * e + d * g, c * f + d * h], 1)
+
+
+def stretch(j: torch.Tensor) -> torch.Tensor:
+    """[B,1,H,W]: how much a map with Jacobian j [B,4,H,W] draws patterns out one way more than the other, as
+    the log of the ratio of its singular values: 0 under a pan, a rotation or a zoom, growing as smoke, water,
+    cloth or a turning face draw a carried dream's eyes and rings into streaks."""
+    a, b, c, d = j.unbind(1)
+    q, r = torch.hypot((a + d) / 2, (c - b) / 2), torch.hypot((a - d) / 2, (c + b) / 2)  # singular values q ± r
+    return torch.log((q + r) / (q - r).abs().clamp(min=1e-3)).unsqueeze(1)
+
+
+def strained(strain: torch.Tensor, back: torch.Tensor, trusted: torch.Tensor) -> torch.Tensor:
+    """The Jacobian [B,4,H,W] of the map from a frame's pixels to where their carried dream was dreamed, from
+    the previous frame's (`strain`) and the backward flow [B,2,H,W] between them: chained along the flow where
+    the step is trusted (trusted [B,1,H,W] > 0.5) and does not tear (a step that stretches by more than TORN in
+    one frame is the edge of a moving object, not a stretch of the scene, and so is what the measure smears of
+    it around: about 3 STRETCH_SPAN px)."""
+    slopes = _slopes(back)
+    torn = (stretch(identity(slopes) + slopes) >= TORN).to(back.dtype)
+    for _ in range(2):  # grown by 3 sigma (of the halved frame or smaller) each time
+        torn = engine.gaussian_blur(torn, STRETCH_SPAN / 4)
+    step = identity(back) + engine.resize(slopes, back.shape[-2:])
+    smooth = ((engine.resize(torn, back.shape[-2:]) < 1e-6) & (trusted > 0.5)).to(step.dtype)
+    return chained(flow.warp(strain, back), smooth * step + (1 - smooth) * identity(step))
+
+
 SHARPER = 2.0  # a keyframe is dreamed again once the picture shows this many times the structure it was dreamed on
 NEW_PICTURE = 0.85  # ... or once its tracked pixels correlate less than this with it (likeness)
 

@@ -721,3 +721,64 @@ def test_flat_regions_keep_their_flow():
     assert float(tracking.held_still(back, before, frames[0], frames[1]).mean()) < 0.02
     flat = torch.full((1, 3, H, W), 0.6)
     assert float(tracking.held_still(back, flat, flat, flat).max()) == 0
+
+
+def test_stretch_is_nil_under_a_pan_a_rotation_or_a_zoom_and_measures_a_shear():
+    """tracking.stretch: the log ratio of a map's singular values, from its Jacobian (tracking.jacobian)."""
+    ys, xs = torch.meshgrid(torch.arange(H).float(), torch.arange(W).float(), indexing="ij")
+    rigid = flow.zoom_flow(H, W, 1.3, 20, (3, 2))
+    assert float(tracking.stretch(tracking.jacobian(rigid)).abs().max()) < 1e-4
+    drawn = torch.stack([0.5 * xs, 0 * ys])[None]  # the frame's x samples the keyframe's 1.5 x: patterns 1.5x narrower
+    assert torch.allclose(tracking.stretch(tracking.jacobian(drawn)).exp(), torch.tensor(1.5), atol=1e-4)
+    shear = torch.stack([0.5 * ys, 0 * xs])[None]
+    assert abs(float(tracking.stretch(tracking.jacobian(shear))[0, 0, H // 2, W // 2].exp()) - 1.64) < 0.01
+
+
+def test_strain_is_chained_along_the_flow_but_not_across_an_edge_of_motion():
+    """tracking.strained composes each step's Jacobian with the one carried along the flow, so two steps that each
+    squeeze the scene 1.1x one way squeeze its dream 1.21x; a step that tears (an object's edge: the flow jumps by 6 px)
+    or is not trusted adds nothing."""
+    ys, xs = torch.meshgrid(torch.arange(H).float(), torch.arange(W).float(), indexing="ij")
+    one, none = torch.ones(1, 1, H, W), torch.zeros(1, 1, H, W)
+    start = tracking.identity(one)
+    step = torch.stack([0.1 * (xs - W / 2), 0 * ys])[None]  # the scene squeezed 1.1x sideways about the middle
+    twice = tracking.strained(tracking.strained(start, step, one), step, one)
+    middle = (0, 0, slice(H // 2 - 8, H // 2 + 8), slice(W // 2 - 8, W // 2 + 8))
+    assert torch.allclose(tracking.stretch(twice)[middle].exp(), torch.tensor(1.21), atol=0.01)
+    assert float(tracking.stretch(tracking.strained(start, step, none)).abs().max()) < 1e-4  # not trusted
+    torn = torch.zeros(1, 2, H, W)
+    torn[:, 0, :, W // 2:] = 6.0  # the right half moves 6 px, the left half holds still
+    assert float(tracking.stretch(tracking.strained(start, torn, one)).abs().max()) < 0.005  # (log 1.6: 0.47)
+
+
+def drawn_out(n, most=2.0):
+    """n frames of a photo drawn out sideways about the frame's middle, up to `most` times (like smoke, a face
+    turning): every pixel stays tracked, the carried dream is drawn out with it."""
+    import cv2
+
+    big = photo(blur=2.0)
+    frames = []
+    for k in range(n):
+        s = most ** (k / (n - 1))
+        m = np.float32([[s, 0, W / 2 - s * (W / 2 + 100)], [0, 1, -20]])
+        frames.append(cv2.warpAffine(big, m, (W, H), flags=cv2.INTER_LINEAR))
+    return frames
+
+
+def test_a_dream_drawn_out_by_the_scene_is_repainted():
+    """Where the scene draws the carried dream out past video.stretch (1.6), a repaint dreams it afresh there, so
+    its patterns are as round as a keyframe's again; with video.stretch = 0 nothing is repainted (all is tracked)
+    and the last frame's patterns are drawn out sideways (their x gradients weaker than their y gradients)."""
+    frames, d = drawn_out(24), dreamer()
+
+    def roundness(out, frame):  # mean |d/dx| over mean |d/dy| of the dream's luma: 1 round, below 1 drawn out
+        y = detail(out, frame).mean(0)
+        return float((y[:, 1:] - y[:, :-1]).abs().mean() / (y[1:] - y[:-1]).abs().mean())
+
+    flags, plain_flags = [], []
+    outs, _ = run(d, frames, (), flags)
+    plain, _ = run(d, frames, ["video.stretch=0"], plain_flags)
+    assert not any(plain_flags) and any(flags)
+    key, kept, redone = roundness(outs[0], frames[0]), roundness(plain[-1], frames[-1]), roundness(outs[-1], frames[-1])
+    assert kept < 0.8 * key
+    assert abs(np.log(redone / key)) < 0.5 * abs(np.log(kept / key))

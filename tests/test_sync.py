@@ -97,16 +97,17 @@ def test_a_video_tick_reads_back_once_for_the_whole_batch(monkeypatch, tracked, 
     h, w = 48, 64
     z = lambda c: torch.zeros(1, c, h, w, device="meta")  # noqa: E731
     one = torch.ones(1, 1, 1, 1, device="meta")
-    carries = [Carry(z(3), z(3), z(2), z(2), z(1), z(3), z(3), z(3), z(1), z(3), one, age=20) for _ in range(3)]
+    carries = [Carry(z(3), z(3), z(2), z(2), z(1), z(3), z(3), z(3), z(1), z(3), one, z(4), age=20) for _ in range(3)]
     flows = np.zeros((2, h, w), np.float32)
     items = [FrameIn(10 + 50 * k, np.zeros((h, w, 3), np.uint8), flows, flows) for k in range(3)]
     reads = []
-    # per lane its tracked fraction, then whether its keyframe is dreamed again (no)
-    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: reads.append(self.shape) or [tracked] * 3 + [0.0, redo, 0.0])
+    # per lane its tracked fraction, then whether its keyframe is dreamed again (no), then the fraction not drawn out
+    monkeypatch.setattr(torch.Tensor, "tolist",
+                        lambda self: reads.append(self.shape) or [tracked] * 3 + [0.0, redo, 0.0] + [tracked] * 3)
     monkeypatch.setattr(animate, "to_frames", lambda out: [o.shape for o in out])  # the output read-back
     with SyncLog() as log:
         frames, new = vd.step(items, carries)
     assert len(frames) == 3 and all(c.extra.device.type == "meta" for c in new)
     assert vd.repainted == (tracked < 1) and vd.keyed == bool(redo)
-    assert reads == [torch.Size([6])]  # one read-back per tick, for all lanes
+    assert reads == [torch.Size([9])]  # one read-back per tick, for all lanes (three numbers each)
     assert log.syncs == []

@@ -280,6 +280,11 @@ def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
     painted = plan_tick([13, 15, 17, 11], {0: 0.95, 1: 0.85, 2: 0.3, 3: 0.3},
                         VideoConfig(repaint=0.1, rekey_mode="dream"))
     assert painted.keys == [3] and painted.repaint == [False, True, True] and painted.rebase == [False, True, True]
+    # drawn out: a lane tracked all over whose carried dream is stretched past video.stretch on more than
+    # video.repaint of the frame repaints, as one that lost that share would (the stretched share alone counts)
+    drawn = plan_tick([13, 13, 13], {0: 1.0, 1: 1.0, 2: 0.9}, v, carried={0: 0.8, 1: 0.9, 2: 0.8})
+    assert drawn.repaint == [True, False, False] and drawn.rebase == [True, False, False]
+    assert drawn.drawn == [True, False, False] and painted.drawn == [False, False, False]  # called by the stretch
 
 
 def test_staged_items_dream_as_numpy_ones_and_host_frames_read_as_arrays(monkeypatch):
