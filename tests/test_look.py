@@ -782,3 +782,22 @@ def test_a_dream_drawn_out_by_the_scene_is_repainted():
     key, kept, redone = roundness(outs[0], frames[0]), roundness(plain[-1], frames[-1]), roundness(outs[-1], frames[-1])
     assert kept < 0.8 * key
     assert abs(np.log(redone / key)) < 0.5 * abs(np.log(kept / key))
+
+
+def test_a_repaint_the_stretch_calls_also_redoes_what_is_nearly_as_drawn_out(monkeypatch):
+    """animate.REPAINT_ALONG: the repaint the stretch calls redoes the pixels drawn out past the limit's root too
+    (so the next one is not due a few frames later); one that lost pixels call (a pan's revealed strip) does not."""
+    real = VideoDreamer._repaint
+
+    def regions(frames, along):
+        seen = []
+        monkeypatch.setattr(animate, "REPAINT_ALONG", along)
+        monkeypatch.setattr(VideoDreamer, "_repaint", lambda self, s, i, b, c, lost, *a: seen.append(
+            float(lost.mean())) or real(self, s, i, b, c, lost, *a))
+        run(dreamer(), frames)
+        return seen
+
+    drawn, past_limit = regions(drawn_out(24), 0.5), regions(drawn_out(24), 1.0)
+    assert len(drawn) == len(past_limit) == 1 and drawn[0] > past_limit[0] + 0.1
+    revealed = regions(pan(16, speed=3), 0.5)  # called by the revealed strip
+    assert len(revealed) == 1 and revealed == regions(pan(16, speed=3), 1.0)
