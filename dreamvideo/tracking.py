@@ -179,9 +179,10 @@ TORN = 0.15  # a step stretching the picture by more than this (log ratio) in on
 
 
 def identity(like: torch.Tensor) -> torch.Tensor:
-    """[B,4,H,W]: the Jacobian (a, b, c, d: rows (a, b) and (c, d)) of a map that moves nothing."""
+    """[B,4,H,W] (a view): the Jacobian (a, b, c, d: rows (a, b) and (c, d)) of a map that moves nothing, for
+    a tensor `like` [B,C,H,W]; made on its device (no copy from the host)."""
     b, _, h, w = like.shape
-    return torch.tensor([1.0, 0.0, 0.0, 1.0], device=like.device, dtype=like.dtype).view(1, 4, 1, 1).expand(b, 4, h, w)
+    return torch.eye(2, device=like.device, dtype=like.dtype).view(1, 4, 1, 1).expand(b, 4, h, w)
 
 
 def jacobian(flow: torch.Tensor) -> torch.Tensor:
