@@ -8,6 +8,10 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   passer   5 s: an object enters, crosses a panning scene and leaves (its mask is known: ghosts)
   smoke    5 s of a texture advected by a turbulent flow field under changing light (non-rigid)
   cut      4 s: camera and object motion, a hard cut at 2.4 s to another photo
+  water    5 s, locked off: a photo over its reflection in rippling water, its bottom 45 %, which changes frame to
+           frame with no motion that explains it (a dynamic texture: water, fire, leaves)
+  cloth    5 s of a printed cloth filling the frame, held at its left edge, with folds travelling across it that
+           squeeze, draw out and shade its print over and over (non-rigid change that comes back)
   dollyin, dollyout   5 s of a camera moving straight in (the view's scale growing 2.5 times) and out, over the
            sharp clip's mosaic: the dream magnified, then minified with new content at every edge
   strobe   the camera clip under a strobe (two frames 1.7 times as bright every second) and, from 5 s, light
@@ -37,8 +41,9 @@ dream the refresh grew; with the share of the first), scale persistence (metrics
 change between 1 and 4 px over what is finer than 1 px, last half second over first: below 1, its patterns
 grew finer), and the mean
 milliseconds of a frame that is not a keyframe (repaints included), then of one neither keyframe nor repaint,
-the number of repaints and the mean milliseconds of a repaint and of a keyframe. The camera, grain, strobe,
-smoke, sharp and dolly clips also get an "ideal carry" row: our keyframe's dream moved with the true motion,
+the number of repaints and the mean milliseconds of one, the number of keyframes (shots' first frames and
+re-keys) and the mean milliseconds of one. The camera, grain, strobe,
+smoke, cloth, sharp and dolly clips also get an "ideal carry" row: our keyframe's dream moved with the true motion,
 never faded or refreshed.
 
 --before CHECKOUT (e.g. `git worktree add /tmp/old d8c5b72`) renders the same clips with that version too,
@@ -114,6 +119,8 @@ def clips(width: int) -> dict:
                          interpolation=cv2.INTER_AREA) for p in (photo, skimage.data.coffee())]  # middle, 16:9
     xfade = synth.grain(synth.dissolve([locked[0]] * 75, [locked[1]] * 75, 25))  # the first alone up to frame 49
     title, TITLE[width] = synth.titled(camera[:125])
+    water = synth.water(skimage.data.coffee(), size, 125)
+    cloth = synth.cloth(skimage.data.chelsea(), size, 125)
     return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
             "grain": (grain, set(), None, lambda d: synth.glued(grain, d, photo.shape, path),
@@ -123,6 +130,8 @@ def clips(width: int) -> dict:
             "passer": (passer, set(), masks, None, None),
             "smoke": (smoke, set(), None, lambda d: synth.smoke_glued(smoke, d), synth.smoke_flows(size, 125)),
             "cut": (cut, set(cuts), None, None, None),
+            "water": (water, set(), None, None, None),
+            "cloth": (cloth, set(), None, lambda d: synth.cloth_glued(cloth, d), synth.cloth_flows(size, 125)),
             "sharp": (sharp, set(), None, lambda d: synth.glued(sharp, d, tiles.shape, sharp_path),
                       synth.camera_flows(tiles.shape, size, sharp_path)),
             "web": (web, set(), None, None, None),
@@ -140,7 +149,7 @@ XFADE_BEFORE = 49  # the xfade clip's last frame of its first shot alone
 WEB_CRF = 36  # the web clip's H.264 quality: about 24 kbit/s at 256x144, the blocking of a small web download
 FPS = {"camera60": 60}  # clips not at 25 frames a second (for the half seconds of persistence)
 TITLE: dict = {}  # width -> the title clip's title mask (bool [H,W]; synth.titled)
-COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints")  # what `render` saves of a render's cost
+COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints", "keys")  # what `render` saves of a render's cost
 
 
 def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: str) -> None:
@@ -175,7 +184,8 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
     plain = [t for t in times["plain"] if t < 4 * np.median(times["plain"])]  # older versions' re-keys, hiccups
     ms = lambda ts: 1000 * float(np.mean(ts)) if ts else float("nan")  # noqa: E731
     cost = {"ms": ms(plain + times["repaint"]), "ms_plain": ms(plain), "ms_repaint": ms(times["repaint"]),
-            "ms_key": ms(times["key"]), "repaints": len(times["repaint"])}
+            "ms_key": ms(times["key"]), "repaints": len(times["repaint"]),
+            "keys": len(times["key"])}
     np.savez(out_file, out=np.stack(out), tracked=np.stack(tracked), **cost)
 
 
@@ -270,7 +280,7 @@ def main() -> None:
     print(f"video settings: {config.load('default', sets=args.set).video}")
     print("| clip | frames | persistence strength | persistence detail | flicker | low flicker | true flicker | strength "
           "| detail | ghost / object | flicker tracked / other (tracked share) | scale persistence | ms per non-key frame "
-          "(without repaints) | repaints (ms each) | ms per keyframe |\n|" + "---|" * 15)
+          "(without repaints) | repaints (ms each) | keyframes (ms each) |\n|" + "---|" * 15)
     with tempfile.TemporaryDirectory() as tmp:
         clip_file = os.path.join(tmp, "clips.npz")
         chosen = {k: c for k, c in clips(args.width).items() if not args.only or k in args.only}
@@ -303,7 +313,7 @@ def main() -> None:
                       f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['true_flicker']:.2f} | {r['strength']:.4f} | "
                       f"{r['detail']:.2f} | {r['ghost']:.2f} / {r['object']:.2f} | "
                       f"{r['tracked_flicker']:.2f} / {r['other_flicker']:.2f} ({r['tracked']:.2f}) | {r['persist_scale']:.2f} | {r['ms']:.0f} ({r['ms_plain']:.0f}) | "
-                      f"{r['repaints']:.0f} ({r['ms_repaint']:.0f}) | {r['ms_key']:.0f} |", flush=True)
+                      f"{r['repaints']:.0f} ({r['ms_repaint']:.0f}) | {r['keys']:.0f} ({r['ms_key']:.0f}) |", flush=True)
             if args.strip:
                 first = min(cuts) if cuts else len(frames)
                 strip(f"{args.strip}-{name}.jpg", frames[:first], [o[:first] for o in outs])

@@ -124,15 +124,26 @@ def sharper(now: torch.Tensor, then: torch.Tensor, trust: torch.Tensor) -> torch
 
 
 def likeness(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
-    """[B]: correlation (zero-mean, normalized) of the luma of frame x [B,3,H,W] and `source` [B,3,H,W] (its
-    keyframe warped to it) over the tracked pixels (trust [B,1,H,W]), on 4 px cells (a pixel of flow error does
-    not count): 1 for the same picture under any light, falling as another picture comes in (a dissolve)."""
+    """[B]: correlation (zero-mean, normalized) of the shapes (shape) of frame x [B,3,H,W] and `source` [B,3,H,W]
+    (its keyframe warped to it) over the tracked pixels (trust [B,1,H,W]), on 4 px cells (a pixel of flow error
+    does not count): 1 for the same picture under any light, falling as another picture comes in (a dissolve)."""
     pool = lambda t: torch.nn.functional.avg_pool2d(t, 4, ceil_mode=True)  # noqa: E731
-    a, b, w = pool(luma(x)), pool(luma(source)), pool(trust)
+    a, b, w = shape(pool(luma(x))), shape(pool(luma(source))), pool(trust)
     mass = w.sum((1, 2, 3), keepdim=True) + 1e-6
     a, b = a - (a * w).sum((1, 2, 3), keepdim=True) / mass, b - (b * w).sum((1, 2, 3), keepdim=True) / mass
     ab, aa, bb = ((t * w).sum((1, 2, 3)) for t in (a * b, a * a, b * b))
     return ab / (torch.sqrt(aa * bb) + 1e-9)
+
+
+def shape(y: torch.Tensor) -> torch.Tensor:
+    """[B,1,h,w]: the log of a luma [B,1,h,w] less its blur over SHADING of its longer side: what is left of a
+    picture under light that changes across it (a fold of cloth turning to the light, a face turning from it,
+    a cloud's shadow). Under such light the luma of the same picture correlates as little as a dissolve's."""
+    log = torch.log(y + 0.02)
+    return log - engine.gaussian_blur(log, SHADING * max(y.shape[-2:]))
+
+
+SHADING = 1 / 32  # light that changes over more than this share of the picture is not a change of its content
 
 
 def cells(x: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,13 @@ def _smoke(n=12):
         lambda d, f: synth.smoke_glued(f, d)
 
 
-@pytest.mark.parametrize("clip", [_camera, _smoke])
+def _cloth(n=12):
+    """The first n frames of the cloth clip, its true flows and its ideal carry."""
+    return synth.cloth(skimage.data.chelsea(), SIZE, n), synth.cloth_flows(SIZE, n), \
+        lambda d, f: synth.cloth_glued(f, d)
+
+
+@pytest.mark.parametrize("clip", [_camera, _smoke, _cloth])
 def test_true_flows_explain_the_clip(clip):
     frames, truth, _ = clip()
     assert len(truth) == len(frames) - 1 and truth[0].shape == (1, 2, SIZE[1], SIZE[0])
@@ -34,8 +40,10 @@ def test_true_flows_explain_the_clip(clip):
     assert along < 0.8 * still and along < 0.7 * shifted
 
 
-@pytest.mark.parametrize("clip", [_camera, _smoke])
-def test_true_flicker_tells_a_carried_dream_from_a_flickering_one(clip):
+@pytest.mark.parametrize("clip, fresh_at_least", [(_camera, 1.8), (_smoke, 1.8), (_cloth, 1.25)])
+def test_true_flicker_tells_a_carried_dream_from_a_flickering_one(clip, fresh_at_least):
+    """(The cloth's own change of light, which no flow explains, is most of its warping error: a dream's flicker
+    adds less to it.)"""
     frames, truth, glue = clip()
     rng = np.random.default_rng(0)
 
@@ -44,8 +52,8 @@ def test_true_flicker_tells_a_carried_dream_from_a_flickering_one(clip):
 
     carried = glue(detail(), frames)
     fresh = [np.clip(f + 255 * detail(), 0, 255).astype(np.uint8) for f in frames]  # a new dream every frame
-    assert metrics.true_flicker(carried, frames, truth) < 1.3
-    assert metrics.true_flicker(fresh, frames, truth) > 1.8
+    assert metrics.true_flicker(carried, frames, truth) < 1.1
+    assert metrics.true_flicker(fresh, frames, truth) > fresh_at_least
 
 
 def test_scale_persistence_tells_a_dream_that_turned_to_stripes():

@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import cv2
 import numpy as np
+import skimage.data
 import torch
 
 from dreamvideo import lanes, synth, tracking
@@ -304,7 +305,8 @@ def test_a_dissolve_leaves_no_dream_of_the_first_picture():
 
 
 def test_motion_noise_and_light_do_not_dream_the_keyframe_again():
-    """The checks for a new picture never fire on a pan with sensor noise and a strobe, nor on a zoom."""
+    """The checks for a new picture never fire on a pan with sensor noise and a strobe, nor on a zoom, nor on
+    cloth whose travelling folds squeeze its print and turn it to and from the light."""
     frames = synth.strobe(synth.grain(pan(24, speed=2.0)), every=8, flash=1.6, dim=0.5)
     _, _, keyed = run(dreamer(), frames)
     assert not any(keyed[1:])
@@ -312,12 +314,18 @@ def test_motion_noise_and_light_do_not_dream_the_keyframe_again():
     zoom = synth.along(big, (W, H), synth.dolly_path(big.shape, 16, 1.0, 1.6))
     _, _, keyed = run(dreamer(), zoom)
     assert not any(keyed[1:])
+    cloth = synth.cloth(skimage.data.chelsea(), (256, 144), 20)  # big enough for DIS to follow its folds
+    _, _, keyed = run(dreamer(), cloth)
+    assert not any(keyed[1:])
 
 
 def test_likeness_is_blind_to_light_and_sees_another_picture():
     a, b = tensor(still(0, 1)[0]), tensor(still(1, 1)[0])
     every = torch.ones(1, 1, H, W)
     assert float(tracking.likeness(a * 0.5, a, every)) > 0.99
+    cat = tensor(synth.cloth(skimage.data.chelsea(), (256, 144), 1)[0])
+    folds = 1 + 0.3 * torch.cos(2 * torch.pi * torch.arange(256) / 115)  # light changing across the picture
+    assert float(tracking.likeness(cat * folds, cat, torch.ones(1, 1, 144, 256))) > 0.95
     assert float(tracking.likeness(b, a, every)) < 0.5
     assert float(tracking.likeness(0.5 * (a + b), a, every)) < float(tracking.likeness(0.8 * a + 0.2 * b, a, every))
 
