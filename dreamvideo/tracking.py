@@ -124,11 +124,19 @@ def sharper(now: torch.Tensor, then: torch.Tensor, trust: torch.Tensor) -> torch
 
 
 def likeness(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
-    """[B]: correlation (zero-mean, normalized) of the shapes (shape) of frame x [B,3,H,W] and `source` [B,3,H,W]
-    (its keyframe warped to it) over the tracked pixels (trust [B,1,H,W]), on 4 px cells (a pixel of flow error
-    does not count): 1 for the same picture under any light, falling as another picture comes in (a dissolve)."""
+    """[B]: how alike frame x [B,3,H,W] and `source` [B,3,H,W] (its keyframe warped to it) are over the tracked
+    pixels (trust [B,1,H,W]), on 4 px cells (a pixel of flow error does not count): the better of two
+    correlations (zero-mean, normalized), of their luma and of their shapes (shape). 1 for the same picture
+    under any light, falling as another picture comes in (a dissolve), which changes both. Light that changes
+    across the picture (a fold of cloth turning to the light) changes the luma's layout but not the shapes; the
+    noise of a dark picture swamps its shapes but not its luma's layout."""
     pool = lambda t: torch.nn.functional.avg_pool2d(t, 4, ceil_mode=True)  # noqa: E731
-    a, b, w = shape(pool(luma(x))), shape(pool(luma(source))), pool(trust)
+    y, then, w = pool(luma(x)), pool(luma(source)), pool(trust)
+    return torch.maximum(_correlation(y, then, w), _correlation(shape(y), shape(then), w))
+
+
+def _correlation(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """[B]: the correlation (zero-mean, normalized) of a and b [B,1,h,w], each cell weighted by w [B,1,h,w]."""
     mass = w.sum((1, 2, 3), keepdim=True) + 1e-6
     a, b = a - (a * w).sum((1, 2, 3), keepdim=True) / mass, b - (b * w).sum((1, 2, 3), keepdim=True) / mass
     ab, aa, bb = ((t * w).sum((1, 2, 3)) for t in (a * b, a * a, b * b))

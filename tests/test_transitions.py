@@ -319,6 +319,16 @@ def test_motion_noise_and_light_do_not_dream_the_keyframe_again():
     assert not any(keyed[1:])
 
 
+def test_a_dark_noisy_pan_is_not_taken_for_a_new_picture():
+    """A night pan (mean luma 0.035) under heavy sensor noise (8 grey levels): noise swamps the picture's shapes
+    (tracking.shape), not its brightness layout, so its keyframe is dreamed again once in 40 frames at most (by
+    its shapes alone: every 4 frames)."""
+    pan = synth.camera(skimage.data.astronaut(), (256, 144), 40)
+    night = synth.grain([(f * 0.08).astype(np.uint8) for f in pan], std=8)
+    _, _, keyed = run(dreamer(), night)
+    assert sum(keyed[1:]) <= 1
+
+
 def test_likeness_is_blind_to_light_and_sees_another_picture():
     a, b = tensor(still(0, 1)[0]), tensor(still(1, 1)[0])
     every = torch.ones(1, 1, H, W)
