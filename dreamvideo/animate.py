@@ -32,8 +32,8 @@ from .images import to_tensor
 from .lanes import NO_BARS
 from .staging import to_frames, upload
 from .ticks import PerLane, batches, plan_tick
-from .tracking import (affine_jacobian, held_still, holds, identity, photometric, picture, refind, relit, shown, shown_share,
-                       strained, stretch)
+from .tracking import (affine_jacobian, held_still, holds, identity, likeness, photometric, picture, refind, relit,
+                       shown, shown_share, strained, stretch)
 
 STATE_VERSION = "carry-15"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
 
@@ -54,6 +54,8 @@ class Carry:
     fade: torch.Tensor  # [1,3,H,W] what a repaint replaced (old minus new detail), fading out frame by frame
     key_share: torch.Tensor  # [1,1,1,1] tracking.shown_share of the keyframe (below 1: dreamed in the dark)
     strain: torch.Tensor  # [1,4,H,W] Jacobian of the map from the frame's pixels to where their dream was dreamed
+    steady: torch.Tensor | None = None  # [1] likeness of the frame to the one before it (tracking.likeness): as
+    # alike as its noise lets it be to its keyframe; None on a keyframe (or in a state saved without it): 1
     age: int = 0  # frames since the keyframe
     painted: int = 0  # frames since a keyframe or repaint (a rebase alone does not count: ticks.REKEY_GAP)
 
@@ -149,7 +151,8 @@ class VideoDreamer:
             to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
             strain = strain + found * (affine_jacobian(guess) - strain)
         return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x, strain=strain,
-                       shown=shown, step=step, age=carry.age + 1, painted=carry.painted + 1)
+                       shown=shown, step=step, steady=likeness(x, before, trust), age=carry.age + 1,
+                       painted=carry.painted + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames (numpy; on CUDA HostFrames, which np.asarray
@@ -343,7 +346,7 @@ def check(c: Carry, v) -> Check:
     or a new picture only REDREAM_GAP frames or more after the last keyframe or rebase, so that flow that goes
     wrong frame after frame does not re-key every frame), and how stretched its carried dream is."""
     keep, brighter, changed = holds(c.frame, flow.warp(c.key_frame, c.to_key), c.trust, c.key_share,
-                                    v.structure_tolerance)
+                                    v.structure_tolerance, c.steady)
     redo = (brighter | changed) if c.age >= REDREAM_GAP else brighter
     return Check(keep, redo, (keep > 0.5).float() * stretch(c.strain) if v.stretch else torch.zeros_like(keep))
 
