@@ -37,12 +37,12 @@ def measure(inp: list[np.ndarray], out: list[np.ndarray], cuts: set[int], fps: f
     scale = metrics.scale_persistence(out, inp, cuts, fps)
     ratio = lambda sigma: metrics.warping_error(out, flows, cuts, sigma) / max(  # noqa: E731
         metrics.warping_error(inp, flows, cuts, sigma), 1e-9)
+    least = lambda xs: min((x for x in xs if x == x), default=float("nan"))  # noqa: E731 shots without NaN
     return {"frames": len(inp), "cuts": len(cuts),
-            "persist_strength": min((s for s, _ in shots), default=float("nan")),
-            "persist_detail": min((d for _, d in shots), default=float("nan")),
+            "persist_strength": least(s for s, _ in shots), "persist_detail": least(d for _, d in shots),
             "flicker": ratio(0.0), "flicker_low": ratio(1.0), "strength": metrics.strength(out, inp),
             "detail": metrics.detail(out) / max(metrics.detail(inp), 1e-9),
-            "persist_scale": min(scale, default=float("nan"))}
+            "persist_scale": least(scale)}
 
 
 def main(argv: list[str] | None = None) -> int:

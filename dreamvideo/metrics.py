@@ -98,13 +98,19 @@ def shot_ends(n: int, cuts, fps: float = 25.0) -> list[tuple[range, range]]:
 
 def persistence(out: list[np.ndarray], inp: list[np.ndarray], cuts, fps: float = 25.0) -> list[tuple[float, float]]:
     """For every shot of at least 1 s: (strength, added detail) over its last half second divided by the same
-    over its first half second. 1 means the dream is as strong at the end of the shot as at its start."""
+    over its first half second. 1 means the dream is as strong at the end of the shot as at its start. NaN where
+    the first half second has next to none (under STRENGTH_FLOOR, ADDED_FLOOR: a shot opening on black, a grainy
+    night shot whose dream adds less detail than the encoder took of its grain): a ratio to nothing says nothing."""
+    ratio = lambda a, b, floor: b / a if a > floor else float("nan")  # noqa: E731
     rows = []
     for head, tail in shot_ends(len(out), cuts, fps):
         s = [np.mean([frame_strength(out[i], inp[i]) for i in r]) for r in (head, tail)]
         d = [np.mean([added_detail(out[i], inp[i]) for i in r]) for r in (head, tail)]
-        rows.append((s[1] / max(s[0], 1e-9), d[1] / max(d[0], 1e-9)))
+        rows.append((ratio(*s, STRENGTH_FLOOR), ratio(*d, ADDED_FLOOR)))
     return rows
+
+
+STRENGTH_FLOOR, ADDED_FLOOR = 1e-4, 0.01  # below these, a half second shows no dream to persist (persistence)
 
 
 def coarseness(out: np.ndarray, inp: np.ndarray, sigma: float = 1.0, wide: float = 4.0) -> float:

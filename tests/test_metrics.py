@@ -77,6 +77,26 @@ def test_scale_persistence_tells_a_dream_that_turned_to_stripes():
     assert metrics.scale_persistence(kept, [grey] * 30, {20}) == []  # 20 and 10 frames: no shot of 1 s
 
 
+def test_persistence_of_a_dream_that_shows_nothing_at_first_is_nan():
+    """Persistence is the last half second's strength and added detail over the first's; where the first has
+    next to none (a shot opening on black; a night shot whose output has less detail than its grainy input, as
+    re-encoding takes grain) the ratio is NaN, not a huge or negative number, and benchmarks/measure.py reports
+    the shots that have one."""
+    rng = np.random.default_rng(0)
+    grainy = [np.clip(20 + rng.normal(0, 6, (64, 96, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
+    smoothed = [cv2.GaussianBlur(f, (0, 0), 1.0) for f in grainy]  # less detail than the input: none added
+    dreamed = [np.clip(f.astype(int) + 30 * (np.arange(96)[:, None] % 8 < 4), 0, 255).astype(np.uint8) for f in grainy]
+    [(strength, added)] = metrics.persistence(smoothed, grainy, set())
+    assert strength == pytest.approx(1.0, abs=0.1) and np.isnan(added)
+    black = [np.zeros((64, 96, 3), np.uint8)] * 30
+    assert all(np.isnan(metrics.persistence(black, black, set())[0]))
+    [(strength, added)] = metrics.persistence(dreamed, grainy, set())
+    assert strength == pytest.approx(1.0, abs=0.05) and added == pytest.approx(1.0, abs=0.05)
+    measure = _script_main("measure").__globals__["measure"]
+    row = measure(grainy + grainy, smoothed + dreamed, {30}, 25.0)  # the first shot's NaN is left out
+    assert row["persist_detail"] == pytest.approx(1.0, abs=0.05)
+
+
 def test_object_share_is_the_dream_on_the_object_over_the_rest():
     grey = np.full((32, 32, 3), 100, np.uint8)
     mask = np.zeros((32, 32), bool)
