@@ -35,7 +35,7 @@ from .ticks import PerLane, batches, plan_tick
 from .tracking import (affine_jacobian, held_still, holds, identity, likeness, photometric, picture, refind, relit,
                        shown, shown_share, strained, stretch)
 
-STATE_VERSION = "carry-15"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
+STATE_VERSION = "carry-16"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
 
 
 @dataclass
@@ -54,8 +54,8 @@ class Carry:
     fade: torch.Tensor  # [1,3,H,W] what a repaint replaced (old minus new detail), fading out frame by frame
     key_share: torch.Tensor  # [1,1,1,1] tracking.shown_share of the keyframe (below 1: dreamed in the dark)
     strain: torch.Tensor  # [1,4,H,W] Jacobian of the map from the frame's pixels to where their dream was dreamed
-    steady: torch.Tensor | None = None  # [1] likeness of the frame to the one before it (tracking.likeness): as
-    # alike as its noise lets it be to its keyframe; None on a keyframe (or in a state saved without it): 1
+    steady: torch.Tensor  # [1] likeness of the frame to the one before it (tracking.likeness): as alike as its
+    # noise lets it be to its keyframe (1 on a keyframe)
     age: int = 0  # frames since the keyframe
     painted: int = 0  # frames since a keyframe or repaint (a rebase alone does not count: ticks.REKEY_GAP)
 
@@ -100,7 +100,7 @@ def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor,
     fade = torch.zeros_like(detail) if fade is None else fade
     strain = identity(one) if strain is None else strain
     return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, torch.zeros_like(detail), frame,
-                 detail + fade, one, fade, share, strain)
+                 detail + fade, one, fade, share, strain, torch.ones(1, device=detail.device))
 
 
 class VideoDreamer:

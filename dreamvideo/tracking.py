@@ -265,7 +265,7 @@ NEW_PICTURE = 0.85  # ... or once its tracked pixels correlate less than this wi
 
 
 def holds(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor, key_share: torch.Tensor,
-          tolerance: float, steady: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+          tolerance: float, steady: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """What of a keyframe still holds on a frame x [1,3,H,W], given the keyframe warped to it (`source`), the
     pixels tracked from it (trust [1,1,H,W]) and its shown_share (key_share [1,1,1,1]). Returns where its detail
     may be carried (keep [1,1,H,W]: tracked, and the scene's structure, compared under the same light, still
@@ -275,7 +275,7 @@ def holds(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor, key_share:
     the tracked pixels now show SHARPER times its structure (a whip pan, a focus pull: a dream of the blur
     would be carried over the sharp picture), or another picture has come in (a dissolve: the tracked pixels, a
     quarter of the frame at least, correlate less than NEW_PICTURE times `steady` [1] with it, the likeness of
-    the frame to the one before it (None: 1), which noise lowers as much: two frames of a dark, grainy shot are
+    the frame to the one before it, which noise lowers as much: two frames of a dark, grainy shot are
     less alike than two of a clean one; with less tracked, as in a pan too fast for the flow, there is nothing
     to compare, and the re-key and repaint rules take over)."""
     now, then = structure(x), structure(relit(source, x))
@@ -283,6 +283,5 @@ def holds(x: torch.Tensor, source: torch.Tensor, trust: torch.Tensor, key_share:
     share = key_share.view(())
     brighter = (share < 1) & (shown_share(x).view(()) >= torch.clamp(2 * share, min=0.05, max=1))
     sharp = sharper(now, then, trust).view(()) >= SHARPER
-    alike = NEW_PICTURE * (steady.view(()) if steady is not None else 1.0)
-    other = (likeness(x, source, trust).view(()) < alike) & (trust.mean() > 0.25)
+    other = (likeness(x, source, trust).view(()) < NEW_PICTURE * steady.view(())) & (trust.mean() > 0.25)
     return keep, brighter, sharp | other
