@@ -6,6 +6,9 @@ what real footage does.
 Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
   camera   10 s of a hand-held camera over a photo: pan, zoom in and out, rotation, shake
   passer   5 s: an object enters, crosses a panning scene and leaves (its mask is known: ghosts)
+  dancer   5 s: a figure taller than the frame dances across a panning scene, its arms and legs swinging about
+           their joints, covering and revealing what is behind them (non-rigid motion with occlusion; its mask
+           is known: ghosts and its share of the dream)
   smoke    5 s of a texture advected by a turbulent flow field under changing light (non-rigid)
   cut      4 s: camera and object motion, a hard cut at 2.4 s to another photo
   water    5 s, locked off: a photo over its reflection in rippling water, its bottom 45 %, which changes frame to
@@ -35,7 +38,7 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
 Per clip: persistence (strength and added detail over each shot's last half second over its first half
 second, the worst shot of at least 1 s), the cut-safe luma warping-error ratio (flicker added) of the luma and
 of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index and the object's share of
-the dream (strength on the moving object over the rest; passer only), the flicker
+the dream (strength on the moving object over the rest; passer and dancer), the flicker
 split between pixels that still carry their keyframe's dream and the others (revealed, changed or lost, whose
 dream the refresh grew; with the share of the first), scale persistence (metrics.coarseness, the dream's luma
 change between 1 and 4 px over what is finer than 1 px, last half second over first: below 1, its patterns
@@ -78,6 +81,7 @@ def clips(width: int) -> dict:
 
     size = (width, width * 9 // 16)
     passer, masks = synth.passer(skimage.data.coffee(), skimage.data.chelsea(), size, 125, enter=10, leave=80)
+    dance, dance_masks = synth.dancer(skimage.data.coffee(), skimage.data.chelsea(), size, 125)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cut.mp4")
         synth.photo_clip(path, [skimage.data.astronaut(), skimage.data.coffee()], size, Fraction(25), 100, cut_at=60)
@@ -128,6 +132,7 @@ def clips(width: int) -> dict:
             "strobe": (lit, detected(lit), None, lambda d: synth.glued(lit, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
             "passer": (passer, set(), masks, None, None),
+            "dancer": (dance, set(), dance_masks, None, None),
             "smoke": (smoke, set(), None, lambda d: synth.smoke_glued(smoke, d), synth.smoke_flows(size, 125)),
             "cut": (cut, set(cuts), None, None, None),
             "water": (water, set(), None, None, None),

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from . import engine, flow
-from .detail import by_size, energy, fine_margin, hold, soften_detail
+from .detail import by_size, coarse_shortfall, energy, fine_margin, hold, soften_detail
 from .images import to_tensor
 from .lanes import NO_BARS
 from .staging import to_frames, upload
@@ -35,7 +35,7 @@ from .ticks import PerLane, batches, plan_tick
 from .tracking import (affine_jacobian, held_still, holds, identity, likeness, photometric, picture, refind, relit,
                        shown, shown_share, strained, stretch)
 
-STATE_VERSION = "carry-16"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
+STATE_VERSION = "carry-17"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
 
 
 @dataclass
@@ -271,7 +271,8 @@ class VideoDreamer:
         slack = by_size(max(base.shape[-2:]), REFRESH_SLACKS)
         carried, gain = hold(carried, level, v.reveal_boost, v.evolve, slack, margin)
         seed = self.dreamer.cfg.run.seed
-        detail = self._refresh(s, [item.index for item in items], base, carried, gain, seed, nums)
+        regrow = engine.gaussian_blur(1 - held, REPAINT_FEATHER) * coarse_shortfall(carried, level)
+        detail = self._refresh(s, [item.index for item in items], base, carried, gain, regrow, seed, nums)
         rows = [j for j, r in enumerate(repaint) if r]
         if rows:  # on top of the refresh: a repaint leaves the pixels that still carry their keyframe's dream as is
             new = self._repaint(s, [items[j].index for j in rows], base[rows], detail[rows], lost[rows], seed,
@@ -295,21 +296,28 @@ class VideoDreamer:
                 carries.append(replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1]))
         return outs, carries
 
-    def _refresh(self, s, indices: list[int], base, carried, gain, seed, nums=None) -> torch.Tensor:
+    def _refresh(self, s, indices: list[int], base, carried, gain, regrow, seed, nums=None) -> torch.Tensor:
         """Dream the carried detail [B,3,H,W] on `base` a little more at the finest octaves, each pixel's step
         `gain` [B,2,H,W] (coarser octaves, finest) times the light step; the new detail softened as on keyframes,
-        video.refresh_soften times as much.
-        With video.refresh_turns each frame dreams one of those octaves, in turn by frame number (lanes and resumes
-        agree), with as many times the step: the same growth per second. dream.max_loss does not apply: the
-        frame's score counts the dream carried in, and the hold already sets each step. Returns the detail."""
+        video.refresh_soften times as much. `regrow` [B,1,H,W] in [0,1]: where nothing is carried and the dream's
+        coarse part falls short (detail.coarse_shortfall), the octaves of dream.octaves coarser than those are
+        dreamed too, at video.reveal_boost times the light step: what the flow cannot carry (a dancer's swinging
+        limbs, revealed background) grows eyes and rings as a keyframe has, not the finest texture alone.
+        With video.refresh_turns each frame dreams one of the finest octaves, in turn by frame number (lanes and
+        resumes agree), and those that do not dream the finest one of the coarser ones, in turn, each with as
+        many times the step as frames it waits: the same growth per second.
+        dream.max_loss does not apply: the frame's score counts the dream carried in, and the hold already sets
+        each step. Returns the detail."""
         v = s.video
         k = v.refresh_octaves or refresh_octaves(max(base.shape[-2:]), s.dream)
-        step_map = (nums.step_size * nums.light_step if nums else s.dream.step_size * v.light_step) * gain \
-            * (k if v.refresh_turns else 1)
-        maps = [step_map[:, :1]] * (k - 1) + [step_map[:, 1:]]  # coarse to fine
-        # with turns, octave j on the frames numbered k - 1 - j mod k: the finest on 0 mod k
-        rows = [[row for row, i in enumerate(indices) if i % k == k - 1 - j] for j in range(k)] \
-            if v.refresh_turns else None
+        wide = max(s.dream.octaves - k, 0) if v.reveal_boost else 0
+        light = nums.step_size * nums.light_step if nums else s.dream.step_size * v.light_step
+        step_map = light * gain * (k if v.refresh_turns else 1)
+        maps = [light * v.reveal_boost * regrow * (wide * k if v.refresh_turns else 1)] * wide \
+            + [step_map[:, :1]] * (k - 1) + [step_map[:, 1:]]  # coarse to fine
+        # with turns, the coarser octaves on the frames whose finest octave's turn it is not (those take longest)
+        rows = turns([i // k if i % k == k - 1 else -1 for i in indices], wide, v.refresh_turns) \
+            + turns(indices, k, v.refresh_turns)
         detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, carried,
                                replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local",
                                        max_loss=0.0),
@@ -349,6 +357,13 @@ def check(c: Carry, v) -> Check:
                                     v.structure_tolerance, c.steady)
     redo = (brighter | changed) if c.age >= REDREAM_GAP else brighter
     return Check(keep, redo, (keep > 0.5).float() * stretch(c.strain) if v.stretch else torch.zeros_like(keep))
+
+
+def turns(indices: list[int], n: int, on: bool) -> list[list[int]]:
+    """For n octaves (coarse to fine), the rows of a batch of frames numbered `indices` dreamed at each: with turns
+    (`on`), octave j on the frames numbered n - 1 - j mod n, the finest on 0 mod n (none on those numbered -1);
+    else all of them at each."""
+    return [[row for row, i in enumerate(indices) if not on or i >= 0 and i % n == n - 1 - j] for j in range(n)]
 
 
 def stretch_limit(v) -> float:

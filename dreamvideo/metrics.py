@@ -135,17 +135,18 @@ def scale_persistence(out: list[np.ndarray], inp: list[np.ndarray], cuts, fps: f
 def ghost(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.ndarray], sigma: float = 4.0) -> float:
     """Ghosting after an object leaves: the low-frequency change the dream made (|blur(out - in)|, brightness
     and colour, not texture) on pixels the object covered earlier in the shot but no longer does, over the same
-    on pixels it never covered. About 1: no trace of the object; well above 1: its silhouette lingers."""
+    on pixels it never covered, on the frames that have both (an object that crosses the whole frame leaves none
+    uncovered). About 1: no trace of the object; well above 1: its silhouette lingers."""
     import cv2
 
     seen = np.zeros_like(masks[0])
     revealed, clean = [], []
     for o, i, m in zip(out, inp, masks):
         low = np.abs(cv2.GaussianBlur(o.astype(np.float32) - i, (0, 0), sigma)).mean(-1)
-        gone = seen & ~m
-        if gone.any():
+        gone, never = seen & ~m, ~(seen | m)
+        if gone.any() and never.any():
             revealed.append(low[gone].mean())
-            clean.append(low[~(seen | m)].mean())
+            clean.append(low[never].mean())
         seen |= m
     return float(np.mean(revealed) / max(np.mean(clean), 1e-9)) if revealed else float("nan")
 

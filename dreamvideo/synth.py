@@ -276,6 +276,54 @@ def passer(background: np.ndarray, thing: np.ndarray, size=(256, 144), frames: i
     return frames_out, masks
 
 
+def dancer(background: np.ndarray, skin: np.ndarray, size=(256, 144), frames: int = 125, enter: int = 10,
+           leave: int = 110, seed: int = 0):
+    """A figure that dances across a slowly panning scene: a torso and head that bob, arms and legs that swing
+    about their joints every 16-24 frames (each limb's texture turning with it), entering from the left at
+    `enter` and gone by `leave`. Non-rigid change with occlusion: the limbs cover and reveal the scene behind
+    them all the time. Returns the frames and the figure's mask per frame (bool [H,W])."""
+    import cv2
+
+    w, h = size
+    rng = np.random.default_rng(seed)
+    u = h / 90  # figure units: head to feet about 111 of them, 1.2 times the frame's height (filmed close)
+    tex = cv2.resize(skin, (w, h), interpolation=cv2.INTER_AREA)
+    ph, pw = background.shape[:2]
+    base = min(pw / (w * 1.5), ph / (h * 1.5))
+    # (joint x, joint y) on the body, length, width, rest angle (deg, 0 down), swing (deg), period, phase
+    limbs = [(-14, -22, 34, 9, 40, 70, 16, rng.uniform(0, 6.3)), (14, -22, 34, 9, -40, 70, 20, rng.uniform(0, 6.3)),
+             (-8, 22, 40, 11, 10, 35, 24, rng.uniform(0, 6.3)), (8, 22, 40, 11, -10, 35, 18, rng.uniform(0, 6.3))]
+    out, masks = [], []
+    for t in range(frames):
+        img = _affine(background, size, pw / 2 + 0.4 * t * base, ph / 2, 1 / base, 0.0).copy()
+        mask = np.zeros((h, w), np.uint8)
+        if enter <= t < leave:
+            cx = -30 * u + (w + 60 * u) * (t - enter) / (leave - enter)
+            cy = h * 0.5 + 5 * u * np.sin(2 * np.pi * t / 12)
+            lean = 12 * np.sin(2 * np.pi * t / 30)
+            parts = []  # (mask uint8 [H,W], 2x3 matrix moving the skin with the part)
+            for jx, jy, length, width, rest, swing, period, phase in limbs:
+                a = np.deg2rad(rest + swing * np.sin(2 * np.pi * t / period + phase) + lean)
+                x0, y0 = cx + jx * u, cy + jy * u
+                x1, y1 = x0 + length * u * np.sin(a), y0 + length * u * np.cos(a)
+                m = np.zeros((h, w), np.uint8)
+                cv2.line(m, (round(x0), round(y0)), (round(x1), round(y1)), 1, max(2, round(width * u)))
+                parts.append((m, cv2.getRotationMatrix2D((x0, y0), np.rad2deg(a), 1.0)))
+            body = np.zeros((h, w), np.uint8)
+            cv2.ellipse(body, (round(cx), round(cy)), (round(15 * u), round(28 * u)), lean, 0, 360, 1, -1)
+            cv2.circle(body, (round(cx + 0.3 * lean * u), round(cy - 38 * u)), round(11 * u), 1, -1)
+            still = cv2.getRotationMatrix2D((cx, cy), lean, 1.0)
+            for m, rot in [(body, still)] + parts:  # the skin translated with the body, turned with each part
+                rot = rot.copy()
+                rot[:, 2] += (cx - w / 2, cy - h / 2)
+                skin_now = cv2.warpAffine(tex, rot, (w, h), borderMode=cv2.BORDER_REFLECT)
+                img[m > 0] = skin_now[m > 0]
+                mask |= m
+        out.append(img)
+        masks.append(mask > 0)
+    return out, masks
+
+
 def _smoke_steps(h: int, w: int, frames: int, seed: int):
     """The smoke clip's motion: per frame the (x, y) sampling maps float32 [H,W] that advect the last frame."""
     rng = np.random.default_rng(seed)

@@ -265,6 +265,25 @@ def test_revealed_strip_grows_a_dream_within_12_frames():
     assert strip.abs().mean() >= REVEALED * key_energy
 
 
+def test_a_revealed_strip_grows_the_coarse_dream_a_keyframe_has(monkeypatch):
+    """Where nothing is carried, the octaves coarser than those refreshed are dreamed too (as far as the dream's
+    coarse part falls short, detail.coarse_shortfall): columns revealed 4 to 12 frames ago hold about the
+    keyframe's coarse energy (blurred over 2 px; measured 0.96 of it), not fine texture alone (0.57 without)."""
+    from dreamvideo import engine
+
+    frames = pan(26, speed=2)
+
+    def coarse_share():
+        outs, _ = run(dreamer("dream.octaves=4"), frames)
+        coarse = lambda d: float(engine.gaussian_blur(d[None], 2.0).abs().mean())  # noqa: E731
+        strip = detail(outs[24], frames[24])[:, 4:-4, W - 2 * 12: W - 2 * 4]
+        return coarse(strip) / coarse(detail(outs[0], frames[0])[:, 4:-4])
+
+    assert coarse_share() >= 0.8
+    monkeypatch.setattr(animate, "coarse_shortfall", lambda carried, level: torch.zeros_like(carried[:, :1]))
+    assert coarse_share() < 0.7
+
+
 def test_revealed_content_is_dreamed_whatever_max_loss_says():
     """dream.max_loss stops a keyframe's ascent once its score passes it; later frames' score counts the dream
     carried in, so they ignore it: a revealed strip still grows a dream (it stayed bare before)."""
@@ -526,7 +545,7 @@ def test_the_refresh_softens_its_new_detail_by_refresh_soften(monkeypatch):
     for k in (1.0, 3.0):
         v = replace(config.VideoConfig(), refresh_soften=k)
         vd = VideoDreamer(d, v)
-        got = vd._refresh(vd.fixed, [1], base, carried, gain, 0)
+        got = vd._refresh(vd.fixed, [1], base, carried, gain, torch.zeros(1, 1, H, W), 0)
         assert torch.allclose(got, carried + soften_detail(new, base, v, k), atol=1e-6), k
         assert not torch.allclose(got, carried + soften_detail(new, base, v, 4.0 - k), atol=1e-4), k
 
@@ -543,6 +562,23 @@ def test_hold_takes_a_share_of_the_excess_and_boosts_the_shortfall():
     assert torch.equal(held, faint) and torch.allclose(gain[:, 0], torch.full_like(gain[:, 0], 3.0), rtol=0.05)
     held, gain = hold(faint, level, boost=6.0, evolve=0.0, slack=0.2)  # the shortfall beyond the slack
     assert torch.allclose(gain[:, 0], torch.full_like(gain[:, 0], 6.0 * 0.3 / 0.8), rtol=0.05)
+
+
+def test_coarse_shortfall_counts_coarse_patterns_not_fine_texture():
+    """detail.coarse_shortfall: 0 for a dream of blobs at its own level, about 1 for none, and still most of 1 for
+    pixel-fine texture as strong as the blobs (what the finest octaves grow where nothing is carried)."""
+    from dreamvideo.detail import coarse_shortfall, energy
+    from dreamvideo import engine
+
+    g = torch.Generator().manual_seed(0)
+    blobs = engine.gaussian_blur(torch.randn(1, 3, 64, 64, generator=g), 3.0)
+    blobs = 0.05 * blobs / blobs.abs().mean()
+    speckle = torch.randn(1, 3, 64, 64, generator=g)
+    speckle = 0.05 * speckle / speckle.abs().mean()
+    level = energy(blobs)
+    assert float(coarse_shortfall(blobs, level).max()) < 0.05
+    assert float(coarse_shortfall(torch.zeros_like(blobs), level).min()) > 0.99
+    assert float(coarse_shortfall(speckle, level).mean()) > 0.6
 
 
 def test_finest_texture_above_its_level_gives_way_to_coarser_patterns_as_strong():
@@ -636,7 +672,7 @@ def test_the_refresh_octaves_take_turns_by_frame_number(monkeypatch):
     run(dreamer(), frames)
     assert [rows for _, rows in calls] == [[[0], []], [[], [0]]] * 2  # frames 1..4: (coarse, finest) octave
     run(dreamer(), frames, ["video.refresh_turns=false"])
-    assert [rows for _, rows in calls[4:]] == [None] * 4  # both, every frame
+    assert [rows for _, rows in calls[4:]] == [[[0], [0]]] * 4  # both, every frame
     assert torch.allclose(calls[0][0][0], 2 * calls[4][0][0])  # frame 1, the same carry in both: twice the step
 
 
@@ -665,13 +701,18 @@ def test_refresh_reaches_coarser_octaves_on_bigger_frames(monkeypatch):
     assert refresh_octaves(1920, DreamConfig(octaves=2)) == 2
     seen = []
     real = engine.refine
-    monkeypatch.setattr(engine, "refine", lambda *a, **k: seen.append(len(a[7])) or real(*a, **k))
+    monkeypatch.setattr(engine, "refine", lambda *a, **k: seen.append([bool(r) for r in a[8]]) or real(*a, **k))
     big = [np.ascontiguousarray(np.tile(f, (1, 7, 1))[:, :640]) for f in pan(3, speed=2)]
     d = dreamer("dream.octaves=4")
     run(d, big)
     run(d, big, ["video.refresh_octaves=2"])
     run(d, [np.ascontiguousarray(f.transpose(1, 0, 2)) for f in big])  # portrait: by its longer side, as landscape
-    assert seen == [3, 3, 2, 2, 3, 3]
+    # per refine call (frames 1 and 2), which of the 4 octaves (coarse to fine) are dreamed: the refreshed ones
+    # (the last 3, or 2) one a frame in turn; the coarser one(s), where nothing is carried, on the frames whose
+    # finest octave's turn it is not (animate.turns)
+    three = [[False, False, True, False], [True, True, False, False]]
+    two = [[False, True, True, False], [False, False, False, True]]
+    assert seen == three + two + three
 
 
 def test_a_static_logo_keeps_its_dream_where_the_flow_drags_it_along():

@@ -107,6 +107,41 @@ def test_object_share_is_the_dream_on_the_object_over_the_rest():
     assert np.isnan(metrics.object_share([out], [grey], [np.zeros_like(mask)]))  # no object shown
 
 
+def test_ghost_index_of_an_object_that_sweeps_the_whole_frame():
+    """The ghost index compares the dream's low-frequency change on pixels an object has left with that on
+    pixels it never covered; frames where it has covered all of them (a dancer crossing the whole frame) have
+    nothing to compare with and are left out, rather than making the index NaN. About 1 with no trace of it,
+    well above 1 where its silhouette lingers."""
+    grey = np.full((32, 64, 3), 100, np.uint8)
+    masks = [np.zeros((32, 64), bool) for _ in range(8)]
+    for t, m in enumerate(masks):
+        m[:, 8 * t:8 * t + 16] = True  # by frame 3 it has covered the left 48 columns, by frame 6 all 64
+    clean = [grey + 10] * 8
+    assert metrics.ghost(clean, [grey] * 8, masks) == pytest.approx(1.0)
+    seen, lingering = np.zeros((32, 64), bool), []
+    for m in masks:
+        out = grey + 10
+        out[seen & ~m] += 30  # its trace stays where it was
+        lingering.append(out)
+        seen |= m
+    assert metrics.ghost(lingering, [grey] * 8, masks) > 2
+
+
+def test_the_dancers_mask_is_where_it_covers_the_scene():
+    """synth.dancer: its mask (for the ghost index and its share of the dream) is exactly where its frames
+    differ from the same scene without it; its limbs move from frame to frame (non-rigid: the mask changes
+    shape, not only place), and it is gone by `leave`."""
+    scene, skin = skimage.data.coffee(), skimage.data.chelsea()
+    frames, masks = synth.dancer(scene, skin, SIZE, 40, enter=5, leave=35)
+    bare, _ = synth.dancer(scene, skin, SIZE, 40, enter=40, leave=41)
+    for t in (10, 20, 30):
+        differs = np.abs(frames[t].astype(int) - bare[t]).max(-1) > 0
+        assert not (differs & ~masks[t]).any() and (differs & masks[t]).sum() > 0.95 * masks[t].sum()
+    shifted = lambda m: np.roll(m, int(np.argmax(masks[20].any(0)) - np.argmax(m.any(0))), axis=1)  # noqa: E731
+    assert (shifted(masks[21]) ^ masks[20]).sum() > 0.1 * masks[20].sum()  # more than a move (0.33; 0 rigid)
+    assert not masks[36].any() and masks[20].mean() > 0.05
+
+
 def test_shimmer_tells_a_dream_that_holds_still_from_one_regrown_every_frame():
     """metrics.shimmer on a still region: 0 for the same dream on every frame, about 1 or more for a new one
     every frame; leftover tells the first picture's dream lingering from a new one."""
