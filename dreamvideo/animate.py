@@ -271,7 +271,8 @@ class VideoDreamer:
         slack = by_size(max(base.shape[-2:]), REFRESH_SLACKS)
         carried, gain = hold(carried, level, v.reveal_boost, v.evolve, slack, margin)
         seed = self.dreamer.cfg.run.seed
-        regrow = engine.gaussian_blur(1 - held, REPAINT_FEATHER) * coarse_shortfall(carried, level)
+        regrow = engine.gaussian_blur(1 - held, REPAINT_FEATHER) * coarse_shortfall(carried, level) \
+            if regrown_octaves(max(base.shape[-2:]), s) else None  # computed only where it is used
         detail = self._refresh(s, [item.index for item in items], base, carried, gain, regrow, seed, nums)
         rows = [j for j, r in enumerate(repaint) if r]
         if rows:  # on top of the refresh: a repaint leaves the pixels that still carry their keyframe's dream as is
@@ -299,10 +300,11 @@ class VideoDreamer:
     def _refresh(self, s, indices: list[int], base, carried, gain, regrow, seed, nums=None) -> torch.Tensor:
         """Dream the carried detail [B,3,H,W] on `base` a little more at the finest octaves, each pixel's step
         `gain` [B,2,H,W] (coarser octaves, finest) times the light step; the new detail softened as on keyframes,
-        video.refresh_soften times as much. `regrow` [B,1,H,W] in [0,1]: where nothing is carried and the dream's
-        coarse part falls short (detail.coarse_shortfall), the octaves of dream.octaves coarser than those are
-        dreamed too, at video.reveal_boost times the light step: what the flow cannot carry (a dancer's swinging
-        limbs, revealed background) grows eyes and rings as a keyframe has, not the finest texture alone.
+        video.refresh_soften times as much. `regrow` [B,1,H,W] in [0,1] (None: no octave is, regrown_octaves):
+        where nothing is carried and the dream's coarse part falls short (detail.coarse_shortfall), the octaves
+        of dream.octaves coarser than those are dreamed too, at video.reveal_boost times the light step: what
+        the flow cannot carry (a dancer's swinging limbs, revealed background) grows eyes and rings as a keyframe
+        has, not the finest texture alone.
         With video.refresh_turns each frame dreams one of the finest octaves, in turn by frame number (lanes and
         resumes agree), and those that do not dream the finest one of the coarser ones, in turn, each with as
         many times the step as frames it waits: the same growth per second.
@@ -310,11 +312,11 @@ class VideoDreamer:
         each step. Returns the detail."""
         v = s.video
         k = v.refresh_octaves or refresh_octaves(max(base.shape[-2:]), s.dream)
-        wide = max(s.dream.octaves - k, 0) if v.reveal_boost else 0
+        wide = regrown_octaves(max(base.shape[-2:]), s) if regrow is not None else 0
         light = nums.step_size * nums.light_step if nums else s.dream.step_size * v.light_step
         step_map = light * gain * (k if v.refresh_turns else 1)
-        maps = [light * v.reveal_boost * regrow * (wide * k if v.refresh_turns else 1)] * wide \
-            + [step_map[:, :1]] * (k - 1) + [step_map[:, 1:]]  # coarse to fine
+        coarser = [light * v.reveal_boost * regrow * (wide * k if v.refresh_turns else 1)] * wide if wide else []
+        maps = coarser + [step_map[:, :1]] * (k - 1) + [step_map[:, 1:]]  # coarse to fine
         # with turns, the coarser octaves on the frames whose finest octave's turn it is not (those take longest)
         rows = turns([i // k if i % k == k - 1 else -1 for i in indices], wide, v.refresh_turns) \
             + turns(indices, k, v.refresh_turns)
@@ -357,6 +359,13 @@ def check(c: Carry, v) -> Check:
                                     v.structure_tolerance, c.steady)
     redo = (brighter | changed) if c.age >= REDREAM_GAP else brighter
     return Check(keep, redo, (keep > 0.5).float() * stretch(c.strain) if v.stretch else torch.zeros_like(keep))
+
+
+def regrown_octaves(width: int, s) -> int:
+    """How many of the octaves of dream.octaves, coarser than those refreshed, are regrown where nothing is
+    carried on frames whose longer side is `width` (none with video.reveal_boost 0)."""
+    k = s.video.refresh_octaves or refresh_octaves(width, s.dream)
+    return max(s.dream.octaves - k, 0) if s.video.reveal_boost else 0
 
 
 def turns(indices: list[int], n: int, on: bool) -> list[list[int]]:

@@ -50,12 +50,12 @@ def energy(detail: torch.Tensor) -> torch.Tensor:
     return engine.resize(both, detail.shape[-2:])
 
 
-
 def coarse_shortfall(detail: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
     """[B,1,H,W] in [0,1]: how far the coarse part of a dream [B,3,H,W] (its energy less its finest texture's,
     energy()) falls short of that of `level` [B,2,H,W]: 1 where it has none, however much fine texture it has."""
     e = energy(detail)
     return (1 - (e[:, :1] - e[:, 1:]).clamp(min=0) / (level[:, :1] - level[:, 1:]).clamp(min=1e-4)).clamp(0, 1)
+
 
 MARGINS = (1.25, 1.0)  # video.fine_margin = 0: from the first at SOFTEN_WIDTHS[0] px to the second at SOFTEN_WIDTHS[1]
 

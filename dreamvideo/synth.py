@@ -296,32 +296,40 @@ def dancer(background: np.ndarray, skin: np.ndarray, size=(256, 144), frames: in
     out, masks = [], []
     for t in range(frames):
         img = _affine(background, size, pw / 2 + 0.4 * t * base, ph / 2, 1 / base, 0.0).copy()
-        mask = np.zeros((h, w), np.uint8)
+        mask = np.zeros((h, w), bool)
         if enter <= t < leave:
             cx = -30 * u + (w + 60 * u) * (t - enter) / (leave - enter)
-            cy = h * 0.5 + 5 * u * np.sin(2 * np.pi * t / 12)
-            lean = 12 * np.sin(2 * np.pi * t / 30)
-            parts = []  # (mask uint8 [H,W], 2x3 matrix moving the skin with the part)
-            for jx, jy, length, width, rest, swing, period, phase in limbs:
-                a = np.deg2rad(rest + swing * np.sin(2 * np.pi * t / period + phase) + lean)
-                x0, y0 = cx + jx * u, cy + jy * u
-                x1, y1 = x0 + length * u * np.sin(a), y0 + length * u * np.cos(a)
-                m = np.zeros((h, w), np.uint8)
-                cv2.line(m, (round(x0), round(y0)), (round(x1), round(y1)), 1, max(2, round(width * u)))
-                parts.append((m, cv2.getRotationMatrix2D((x0, y0), np.rad2deg(a), 1.0)))
-            body = np.zeros((h, w), np.uint8)
-            cv2.ellipse(body, (round(cx), round(cy)), (round(15 * u), round(28 * u)), lean, 0, 360, 1, -1)
-            cv2.circle(body, (round(cx + 0.3 * lean * u), round(cy - 38 * u)), round(11 * u), 1, -1)
-            still = cv2.getRotationMatrix2D((cx, cy), lean, 1.0)
-            for m, rot in [(body, still)] + parts:  # the skin translated with the body, turned with each part
-                rot = rot.copy()
-                rot[:, 2] += (cx - w / 2, cy - h / 2)
-                skin_now = cv2.warpAffine(tex, rot, (w, h), borderMode=cv2.BORDER_REFLECT)
-                img[m > 0] = skin_now[m > 0]
-                mask |= m
+            mask = _dance_pose(img, tex, t, cx, h * 0.5 + 5 * u * np.sin(2 * np.pi * t / 12), u, limbs)
         out.append(img)
-        masks.append(mask > 0)
+        masks.append(mask)
     return out, masks
+
+
+def _dance_pose(img: np.ndarray, tex: np.ndarray, t: int, cx: float, cy: float, u: float, limbs: list) -> np.ndarray:
+    """Draw the dancer of frame t with its body centred at (cx, cy) onto img uint8 [H,W,3], its skin `tex`
+    [H,W,3] moved with the body and turned with each limb; returns its mask (bool [H,W])."""
+    import cv2
+
+    h, w = img.shape[:2]
+    lean = 12 * np.sin(2 * np.pi * t / 30)
+    body = np.zeros((h, w), np.uint8)
+    cv2.ellipse(body, (round(cx), round(cy)), (round(15 * u), round(28 * u)), lean, 0, 360, 1, -1)
+    cv2.circle(body, (round(cx + 0.3 * lean * u), round(cy - 38 * u)), round(11 * u), 1, -1)
+    parts = [(body, cv2.getRotationMatrix2D((cx, cy), lean, 1.0))]  # (mask, 2x3 matrix moving the skin with it)
+    for jx, jy, length, width, rest, swing, period, phase in limbs:
+        a = np.deg2rad(rest + swing * np.sin(2 * np.pi * t / period + phase) + lean)
+        x0, y0 = cx + jx * u, cy + jy * u
+        m = np.zeros((h, w), np.uint8)
+        cv2.line(m, (round(x0), round(y0)), (round(x0 + length * u * np.sin(a)), round(y0 + length * u * np.cos(a))),
+                 1, max(2, round(width * u)))
+        parts.append((m, cv2.getRotationMatrix2D((x0, y0), np.rad2deg(a), 1.0)))
+    mask = np.zeros((h, w), bool)
+    for m, rot in parts:
+        rot[:, 2] += (cx - w / 2, cy - h / 2)
+        skin = cv2.warpAffine(tex, rot, (w, h), borderMode=cv2.BORDER_REFLECT)
+        img[m > 0] = skin[m > 0]
+        mask |= m > 0
+    return mask
 
 
 def _smoke_steps(h: int, w: int, frames: int, seed: int):
