@@ -312,7 +312,7 @@ class VideoDreamer:
         each step. Returns the detail."""
         v = s.video
         k = v.refresh_octaves or refresh_octaves(max(base.shape[-2:]), s.dream)
-        wide = regrown_octaves(max(base.shape[-2:]), s) if regrow is not None else 0
+        wide = max(s.dream.octaves - k, 0) if regrow is not None else 0  # regrown_octaves, as _continue found
         light = nums.step_size * nums.light_step if nums else s.dream.step_size * v.light_step
         step_map = light * gain * (k if v.refresh_turns else 1)
         coarser = [light * v.reveal_boost * regrow * (wide * k if v.refresh_turns else 1)] * wide if wide else []
