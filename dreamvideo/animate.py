@@ -248,7 +248,7 @@ class VideoDreamer:
         becomes its new keyframe. `checks[j]`: check() of lane j. Returns outputs [1,3,H,W] and carries."""
         v = s.video
         blend = nums.blend if nums else v.blend
-        cat = lambda name: torch.cat([getattr(c, name) for c in cs])  # noqa: E731
+        cat = lambda name: torch.cat([getattr(c, name) for c in cs]) if len(cs) > 1 else getattr(cs[0], name)  # noqa: E731
         base = cat("frame")
         to_key = cat("to_key")
         key_energy = cat("key_energy")
@@ -258,7 +258,7 @@ class VideoDreamer:
         stretched = torch.cat([c.stretched for c in checks])  # a repaint dreams these afresh too
         lost = torch.maximum(1 - held, (stretched > along * stretch_limit(v)).float())
         key = flow.warp(cat("key_detail"), to_key, mode="bicubic") * keep * blend  # bicubic: keeps fine texture
-        fade = cat("fade")
+        fade = torch.cat([c.fade for c in cs])  # a copy: repaints write to it
         carried = key + cat("extra") + fade
         # The carried detail, steadied toward the last output's detail along the flow where trusted: for this frame
         # only (kept in `extra`, the difference of two copies of the texture a fraction of a pixel apart piles up
@@ -272,7 +272,7 @@ class VideoDreamer:
         carried, gain = hold(carried, level, v.reveal_boost, v.evolve, slack, margin)
         seed = self.dreamer.cfg.run.seed
         regrow = engine.gaussian_blur(1 - held, REPAINT_FEATHER) * coarse_shortfall(carried, level) \
-            if regrown_octaves(max(base.shape[-2:]), s) else None  # computed only where it is used
+            if regrown_octaves(max(base.shape[-2:]), s, [item.index for item in items]) else None  # only if used
         detail = self._refresh(s, [item.index for item in items], base, carried, gain, regrow, seed, nums)
         rows = [j for j, r in enumerate(repaint) if r]
         if rows:  # on top of the refresh: a repaint leaves the pixels that still carry their keyframe's dream as is
@@ -361,11 +361,13 @@ def check(c: Carry, v) -> Check:
     return Check(keep, redo, (keep > 0.5).float() * stretch(c.strain) if v.stretch else torch.zeros_like(keep))
 
 
-def regrown_octaves(width: int, s) -> int:
+def regrown_octaves(width: int, s, indices: list[int]) -> int:
     """How many of the octaves of dream.octaves, coarser than those refreshed, are regrown where nothing is
-    carried on frames whose longer side is `width` (none with video.reveal_boost 0)."""
+    carried on frames numbered `indices` whose longer side is `width`: none with video.reveal_boost 0, and none
+    when, with video.refresh_turns, it is none of these frames' turn (_refresh)."""
     k = s.video.refresh_octaves or refresh_octaves(width, s.dream)
-    return max(s.dream.octaves - k, 0) if s.video.reveal_boost else 0
+    turn = not s.video.refresh_turns or any(i % k == k - 1 for i in indices)
+    return max(s.dream.octaves - k, 0) if s.video.reveal_boost and turn else 0
 
 
 def turns(indices: list[int], n: int, on: bool) -> list[list[int]]:

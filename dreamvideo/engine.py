@@ -31,25 +31,34 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of [B,C,H,W] with reflect padding. Narrow kernels (up to 13 taps) as a sum of
-    shifted copies, which on a CPU is several times faster than a depthwise convolution (960x540x3 at 1 px:
-    12 ms against 55); wider ones as that convolution."""
+    """Separable Gaussian blur of [B,C,H,W] with reflect padding. Kernels of up to 25 taps as sums of shifted
+    copies, the two at the same distance added before they are weighted, into one buffer: on a CPU several times
+    faster than a depthwise convolution (960x540x3 at 1 px: 12 ms against 55; the sum of 13 weighted copies took
+    twice this one's time at 256 and 640 px wide); wider ones as that convolution."""
     if sigma <= 0:
         return x
     r = max(1, math.ceil(3 * sigma))
     r = min(r, x.shape[-1] - 1, x.shape[-2] - 1)
-    taps = [math.exp(-0.5 * (i / sigma) ** 2) for i in range(-r, r + 1)]
-    total = sum(taps)
+    taps = [math.exp(-0.5 * (i / sigma) ** 2) for i in range(r + 1)]  # from the middle out
+    total = taps[0] + 2 * sum(taps[1:])
     taps = [t / total for t in taps]
-    h, w = x.shape[-2:]
-    if r <= 6:
-        p = F.pad(x, (r, r, 0, 0), mode="reflect")
-        x = sum(ki * p[..., i:i + w] for i, ki in enumerate(taps))
-        p = F.pad(x, (0, 0, r, r), mode="reflect")
-        return sum(ki * p[..., i:i + h, :] for i, ki in enumerate(taps))
-    c, k = x.shape[1], torch.tensor(taps, device=x.device, dtype=x.dtype)
+    if r <= 12:
+        return _symmetric_sum(_symmetric_sum(x, taps, -1), taps, -2)
+    c, k = x.shape[1], torch.tensor(taps[:0:-1] + taps, device=x.device, dtype=x.dtype)
     x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def _symmetric_sum(x: torch.Tensor, taps: list[float], dim: int) -> torch.Tensor:
+    """[B,C,H,W] filtered along `dim` (-1: rows, -2: columns) by the symmetric kernel whose weights from the
+    middle out are `taps`, reflect-padded."""
+    r, n = len(taps) - 1, x.shape[dim]
+    p = F.pad(x, (r, r, 0, 0) if dim == -1 else (0, 0, r, r), mode="reflect")
+    at = lambda i: p.narrow(dim, r + i, n)  # noqa: E731  the copy shifted by i
+    out = at(0) * taps[0]
+    for i in range(1, r + 1):
+        out.add_(at(-i) + at(i), alpha=taps[i])
+    return out
 
 
 def _per_sample(generator: Generators, b: int) -> list[torch.Generator]:

@@ -79,13 +79,20 @@ def estimate(cur: np.ndarray, prev: np.ndarray, method: str = "dis", width: int 
 
 
 def _grid(flow: torch.Tensor) -> torch.Tensor:
-    """Sampling grid for grid_sample (align_corners=True) at p + flow(p)."""
+    """Sampling grid [B,H,W,2] for grid_sample (align_corners=True) at p + flow(p)."""
     b, _, h, w = flow.shape
-    ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
-                            torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
-    gx = (xs + flow[:, 0]) * (2 / max(w - 1, 1)) - 1
-    gy = (ys + flow[:, 1]) * (2 / max(h - 1, 1)) - 1
-    return torch.stack([gx, gy], -1)
+    scale = _grid_scale(h, w, flow.device, flow.dtype)
+    return torch.addcmul(scale[1], flow, scale[0]).permute(0, 2, 3, 1).contiguous()
+
+
+@functools.lru_cache(maxsize=8)
+def _grid_scale(h: int, w: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """([1,2,1,1], [1,2,H,W]): the scale from pixels to grid units, and each pixel's own place in grid units
+    (made once per size, device and dtype)."""
+    scale = torch.tensor([2 / max(w - 1, 1), 2 / max(h - 1, 1)], device=device, dtype=dtype).view(1, 2, 1, 1)
+    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=dtype), torch.arange(w, device=device, dtype=dtype),
+                            indexing="ij")
+    return scale, torch.stack([xs, ys])[None] * scale - 1
 
 
 def warp(img: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:

@@ -121,7 +121,7 @@ def test_tiled_dream_close_to_untiled_in_effect(tiny_net):
     assert score(tiny_net, obj, y) > 1.2 * score(tiny_net, obj, x)
 
 
-@pytest.mark.parametrize("sigma", [0.75, 1.0, 2.0, 4.0])
+@pytest.mark.parametrize("sigma", [0.75, 1.0, 2.0, 4.0, 5.0])
 def test_gaussian_blur_equals_a_depthwise_convolution(sigma):
     """The shifted-sum path (narrow kernels) and the convolution path (wide ones) blur alike."""
     import math

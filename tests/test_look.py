@@ -707,11 +707,11 @@ def test_refresh_reaches_coarser_octaves_on_bigger_frames(monkeypatch):
     run(d, big)
     run(d, big, ["video.refresh_octaves=2"])
     run(d, [np.ascontiguousarray(f.transpose(1, 0, 2)) for f in big])  # portrait: by its longer side, as landscape
-    # per refine call (frames 1 and 2), which of the 4 octaves (coarse to fine) are dreamed: the refreshed ones
-    # (the last 3, or 2) one a frame in turn; the coarser one(s), where nothing is carried, on the frames whose
-    # finest octave's turn it is not (animate.turns)
-    three = [[False, False, True, False], [True, True, False, False]]
-    two = [[False, True, True, False], [False, False, False, True]]
+    # per refine call (frames 1 and 2), which of the octaves passed (coarse to fine) are dreamed: the refreshed
+    # ones (the last 3, or 2, of 4) one a frame in turn; the coarser one(s), where nothing is carried, on the frames
+    # whose finest octave's turn it is not (animate.turns), and not passed at all on the others (regrown_octaves)
+    three = [[False, True, False], [True, True, False, False]]
+    two = [[False, True, True, False], [False, True]]
     assert seen == three + two + three
 
 
