@@ -3,7 +3,7 @@ what real footage does.
 
     python benchmarks/look.py [--width 256] [--set video.KEY=VALUE ...] [--strip docs/look] [--before CHECKOUT]
 
-Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
+Clips (25 fps, made from scikit-image photos, see dreamvideo/synth):
   camera   10 s of a hand-held camera over a photo: pan, zoom in and out, rotation, shake
   passer   5 s: an object enters, crosses a panning scene and leaves (its mask is known: ghosts)
   dancer   5 s: a figure taller than the frame dances across a panning scene, its arms and legs swinging about
@@ -38,7 +38,9 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth.py):
 Per clip: persistence (strength and added detail over each shot's last half second over its first half
 second, the worst shot of at least 1 s), the cut-safe luma warping-error ratio (flicker added) of the luma and
 of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index and the object's share of
-the dream (strength on the moving object over the rest; passer and dancer), the flicker
+the dream (strength on the moving object over the rest; passer and dancer), the scene memory (passer and
+dancer: on the last frame, the correlation of the dream where the object passed with the first frame's dream
+moved there with the scene, metrics.scene_memory: near 1, the scene's own dream came back), the flicker
 split between pixels that still carry their keyframe's dream and the others (revealed, changed or lost, whose
 dream the refresh grew; with the share of the first), scale persistence (metrics.coarseness, the dream's luma
 change between 1 and 4 px over what is finer than 1 px, last half second over first: below 1, its patterns
@@ -82,6 +84,7 @@ def clips(width: int) -> dict:
     size = (width, width * 9 // 16)
     passer, masks = synth.passer(skimage.data.coffee(), skimage.data.chelsea(), size, 125, enter=10, leave=80)
     dance, dance_masks = synth.dancer(skimage.data.coffee(), skimage.data.chelsea(), size, 125)
+    SCENE["passer"] = SCENE["dancer"] = synth.scene_maps(size, 125)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cut.mp4")
         synth.photo_clip(path, [skimage.data.astronaut(), skimage.data.coffee()], size, Fraction(25), 100, cut_at=60)
@@ -154,6 +157,7 @@ XFADE_BEFORE = 49  # the xfade clip's last frame of its first shot alone
 WEB_CRF = 36  # the web clip's H.264 quality: about 24 kbit/s at 256x144, the blocking of a small web download
 FPS = {"camera60": 60}  # clips not at 25 frames a second (for the half seconds of persistence)
 TITLE: dict = {}  # width -> the title clip's title mask (bool [H,W]; synth.titled)
+SCENE: dict = {}  # clip -> where each pixel of its last frame shows the scene in each frame (synth.scene_maps)
 COST = ("ms", "ms_plain", "ms_repaint", "ms_key", "repaints", "keys")  # what `render` saves of a render's cost
 
 
@@ -250,7 +254,9 @@ def measure(name, frames, cuts, masks, truth, out, cost, tracked=None) -> dict:
            "ghost": metrics.ghost(out, frames, masks) if masks else
            metrics.leftover(out, frames, XFADE_BEFORE) if name.startswith("xfade") else
            metrics.shimmer(out, frames, TITLE[frames[0].shape[1]]) if name.startswith("title") else float("nan"),
-           "object": metrics.object_share(out, frames, masks) if masks else float("nan"), **cost}
+           "object": metrics.object_share(out, frames, masks) if masks else float("nan"),
+           "memory": metrics.scene_memory(out, frames, masks, SCENE[clip]) if (clip := name.split(",")[0]) in SCENE
+           else float("nan"), **cost}
     row["tracked_flicker"], row["other_flicker"], row["tracked"] = \
         split_flicker(frames, out, flows, cuts, tracked) if tracked is not None else (float("nan"),) * 3
     return row
@@ -284,7 +290,7 @@ def main() -> None:
 
     print(f"video settings: {config.load('default', sets=args.set).video}")
     print("| clip | frames | persistence strength | persistence detail | flicker | low flicker | true flicker | strength "
-          "| detail | ghost / object | flicker tracked / other (tracked share) | scale persistence | ms per non-key frame "
+          "| detail | ghost / object / scene memory | flicker tracked / other (tracked share) | scale persistence | ms per non-key frame "
           "(without repaints) | repaints (ms each) | keyframes (ms each) |\n|" + "---|" * 15)
     with tempfile.TemporaryDirectory() as tmp:
         clip_file = os.path.join(tmp, "clips.npz")
@@ -316,7 +322,7 @@ def main() -> None:
             for r in rows:
                 print(f"| {r['clip']} | {r['frames']} | {r['persist_strength']:.2f} | {r['persist_detail']:.2f} | "
                       f"{r['flicker']:.2f} | {r['flicker_low']:.2f} | {r['true_flicker']:.2f} | {r['strength']:.4f} | "
-                      f"{r['detail']:.2f} | {r['ghost']:.2f} / {r['object']:.2f} | "
+                      f"{r['detail']:.2f} | {r['ghost']:.2f} / {r['object']:.2f} / {r['memory']:.2f} | "
                       f"{r['tracked_flicker']:.2f} / {r['other_flicker']:.2f} ({r['tracked']:.2f}) | {r['persist_scale']:.2f} | {r['ms']:.0f} ({r['ms_plain']:.0f}) | "
                       f"{r['repaints']:.0f} ({r['ms_repaint']:.0f}) | {r['keys']:.0f} ({r['ms_key']:.0f}) |", flush=True)
             if args.strip:

@@ -9,9 +9,10 @@ matching content (and, with video.consistency, flows that agree), and the conten
 detail was dreamed on (so a person who leaves takes their dream along: no ghosts); once dropped at a pixel it is not
 carried there again. The dream's local energy is held at the keyframe's from both sides: excess decays, and the
 frame is dreamed a little at one of its finest octaves (each in turn), each pixel as much as its dream falls short:
-new and changed content grows a full dream within a few frames, carried dream is held, neither faded nor swollen.
-When enough of the frame has lost its keyframe's dream, those pixels get a keyframe's full dream (a repaint: the
-refresh alone grows only the finest pattern there) and the frame becomes the keyframe; when too little is tracked
+new and changed content grows a full dream within a few frames (where nothing is carried, at the coarser octaves
+too: the regrow), carried dream is held, neither faded nor swollen. When enough of the frame has its carried dream
+drawn out by the scene (or, with video.repaint_lost, has lost its keyframe's dream), those pixels get a keyframe's
+full dream (a repaint) and the frame becomes the keyframe; when too little is tracked
 the current output becomes the keyframe (it continues the same texture: no jump). A keyframe dreamed on a picture
 the frame no longer shows (in the dark of a fade, on a blurred frame, on the other picture of a dissolve) is
 dreamed again, crossfaded (tracking.holds). The output shows the dream as far as the frame's light lets, none on

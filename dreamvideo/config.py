@@ -116,9 +116,15 @@ class VideoConfig:
                                       "1 from 640 px; see README)", limits=(0.0, 100.0), at_least=1.0)
     light_smooth: float = setting(0.0, "Gaussian sigma (px) of the gradient on later frames", limits=(0.0, 50.0))
     light_jitter: int = setting(0, "max random roll (px) on later frames", limits=(0, 1024))
-    repaint: float = setting(0.15, "when more than this share of a frame has lost its keyframe's dream (revealed, "
-                                  "changed), dream it there at every octave, a partial keyframe, and continue from "
-                                  "the result (0: never)", limits=(0.0, 1.0))
+    repaint: float = setting(0.15, "when more than this share of a frame is drawn out past video.stretch (or, "
+                                  "with video.repaint_lost, has lost its keyframe's dream), dream it there at every "
+                                  "octave, a partial keyframe, and continue from the result (0: never)",
+                             limits=(0.0, 1.0))
+    repaint_lost: bool = setting(False, "a repaint also when more than video.repaint of a frame has lost its "
+                                        "keyframe's dream (revealed or changed content, a figure passing); off: "
+                                        "only what the scene draws out is repainted (video.stretch), the regrow "
+                                        "and the refresh grow a dream where nothing is carried, and where a figure "
+                                        "passed the scene's own dream comes back (README: Where a figure passed)")
     stretch: float = setting(1.6, "when a carried dream has been drawn out this many times more one way than the "
                                   "other (smoke, water, cloth, a turning face), a repaint dreams it afresh there "
                                   "(0: never)", limits=(0.0, 100.0), at_least=1.0)

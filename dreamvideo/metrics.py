@@ -159,6 +159,32 @@ def object_share(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.nd
     return float(np.mean(shares)) if shares else float("nan")
 
 
+def scene_memory(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.ndarray], to_last: list[np.ndarray]
+                 ) -> float:
+    """Whether a scene keeps its dream where a moving object passed in front of it: on the last frame, the
+    correlation of the dream (out - in, mean over channels, blurred by 2 px: its patterns, not a pixel of drift)
+    with the first frame's dream moved there along the scene's true motion, on the pixels the object (bool [H,W]
+    masks) covered at some time but not on the last frame, and that the first frame showed. `to_last`: per frame t, float32 [H,W,2], where each pixel
+    of the last frame shows the scene in frame t (synth.scene_maps). Near 1: the scene's dream came back as it
+    was; near 0: another dream grew there. NaN when the object covered none of those pixels."""
+    import cv2
+
+    h, w = masks[0].shape
+    covered = np.zeros((h, w), bool)
+    for m, at in zip(masks, to_last):
+        covered |= cv2.remap(m.astype(np.float32), at[..., 0], at[..., 1], cv2.INTER_LINEAR) > 0.5
+    first = to_last[0]
+    shown = (first[..., 0] >= 0) & (first[..., 0] <= w - 1) & (first[..., 1] >= 0) & (first[..., 1] <= h - 1)
+    where = covered & ~masks[-1] & shown
+    if not where.any():
+        return float("nan")
+    dream = lambda o, i: cv2.GaussianBlur((o.astype(np.float32) - i).mean(-1), (0, 0), 2.0)  # noqa: E731
+    now = dream(out[-1], inp[-1])[where]
+    then = cv2.remap(dream(out[0], inp[0]), first[..., 0], first[..., 1], cv2.INTER_LINEAR)[where]
+    now, then = now - now.mean(), then - then.mean()
+    return float((now * then).sum() / max(np.sqrt((now * now).sum() * (then * then).sum()), 1e-12))
+
+
 def shimmer(out: list[np.ndarray], inp: list[np.ndarray], still: np.ndarray) -> float:
     """On pixels that do not move (bool [H,W] `still`, e.g. a static title over a moving scene): the mean
     change of the output from frame to frame over the mean strength of the dream there. About 0: the dream

@@ -32,8 +32,8 @@ def plan_tick(ages: list[int | None], tracked: dict[int, float], v, lit: set[int
               painted: list[int | None] | None = None, carried: dict[int, float] | None = None) -> Tick:
     """Decide a tick from each lane's carry age (None: no carry, a shot's first frame) and, for lanes carried
     along a flow, the fraction of pixels still tracked. Lanes in `lit` (their keyframe is dreamed again, see
-    tracking.holds) get a fresh keyframe. More than video.repaint lost (when set) repaints them and rebases;
-    too little tracked (below video.rekey) or too old (video.rekey_every) re-keys: by rebasing on the output, or
+    tracking.holds) get a fresh keyframe. More than video.repaint lost (with video.repaint_lost) repaints them and
+    rebases; too little tracked (below video.rekey) or too old (video.rekey_every) re-keys: by rebasing on the output, or
     by a fresh dream (rekey_mode = dream); with video.repaint set, a rebase for too little tracked repaints
     first once REKEY_GAP frames have passed since the lane's keyframe or last repaint (`painted`, default the
     ages: a fast pan rebases every frame, and what the refresh grew on the blur would become the keyframe,
@@ -47,7 +47,8 @@ def plan_tick(ages: list[int | None], tracked: dict[int, float], v, lit: set[int
     for i, fraction in tracked.items():
         if fresh[i]:
             continue
-        if v.repaint and max(1 - fraction, fraction - carried[i]) > v.repaint and ages[i] >= REPAINT_GAP:
+        lost = 1 - fraction if v.repaint_lost else 0.0
+        if v.repaint and max(lost, fraction - carried[i]) > v.repaint and ages[i] >= REPAINT_GAP:
             rebase[i] = repaint[i] = True
             drawn[i] = fraction - carried[i] > v.repaint
         elif v.repaint and fraction < v.rekey and painted[i] >= REKEY_GAP and v.rekey_mode == "rebase":

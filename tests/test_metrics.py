@@ -127,6 +127,33 @@ def test_ghost_index_of_an_object_that_sweeps_the_whole_frame():
     assert metrics.ghost(lingering, [grey] * 8, masks) > 2
 
 
+def test_scene_memory_tells_the_scenes_own_dream_from_a_new_one():
+    """metrics.scene_memory: a passer crosses a panning scene (synth.passer, synth.scene_maps); where it passed,
+    a dream that moved with the scene (the first frame's dream, shifted with it) measures about 1, another dream
+    grown there about 0; an object that covered nothing has nothing to measure (NaN)."""
+    frames, masks = synth.passer(skimage.data.coffee(), skimage.data.chelsea(), SIZE, 30, enter=2, leave=25)
+    maps = synth.scene_maps(SIZE, 30)
+    rng = np.random.default_rng(0)
+    w = SIZE[0] + 30  # the scene's dream, wide enough for the pan
+    scene = cv2.GaussianBlur(rng.normal(0, 20, (SIZE[1], w)).astype(np.float32), (0, 0), 2.0)
+    x = np.arange(SIZE[0], dtype=np.float32)
+
+    def dreamed(t, fresh=None):
+        d = cv2.remap(scene, np.broadcast_to(x + synth.scenes.PAN * t, (SIZE[1], SIZE[0])).copy(),
+                      np.broadcast_to(np.arange(SIZE[1], dtype=np.float32)[:, None], (SIZE[1], SIZE[0])).copy(),
+                      cv2.INTER_LINEAR)
+        if fresh is not None:
+            d = np.where(fresh, cv2.GaussianBlur(rng.normal(0, 20, d.shape).astype(np.float32), (0, 0), 2.0), d)
+        return np.clip(frames[t] + d[..., None], 0, 255).astype(np.float32)
+
+    kept = [dreamed(t) for t in range(30)]
+    assert metrics.scene_memory(kept, frames, masks, maps) > 0.9
+    regrown = kept[:-1] + [dreamed(29, fresh=np.ones(masks[0].shape, bool))]
+    assert abs(metrics.scene_memory(regrown, frames, masks, maps)) < 0.2
+    none = [np.zeros_like(m) for m in masks]
+    assert np.isnan(metrics.scene_memory(kept, frames, none, maps))
+
+
 def test_the_dancers_mask_is_where_it_covers_the_scene():
     """synth.dancer: its mask (for the ghost index and its share of the dream) is exactly where its frames
     differ from the same scene without it; its limbs move from frame to frame (non-rigid: the mask changes

@@ -91,7 +91,7 @@ def test_a_video_tick_reads_back_once_for_the_whole_batch(monkeypatch, tracked, 
     repaint; or, with `redo`, the middle lane's keyframe dreamed again, crossfaded, beside the others) and the
     output. The only waits allowed are the one read-back of the tracked fractions and new-picture checks
     (re-key, repaint and redream decisions) and the frames themselves."""
-    d = meta_dreamer("dream.octaves=2", "dream.steps=1", "dream.microbatch=8")
+    d = meta_dreamer("dream.octaves=2", "dream.steps=1", "dream.microbatch=8", "video.repaint_lost=true")
     vd = VideoDreamer(d, d.cfg.video)
     vd.one_by_one = False
     h, w = 48, 64

@@ -255,10 +255,11 @@ def test_one_place_decides_still_or_video_output():
 
 def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
     """The tick's decisions, apart from the doing: a lane without a carry is a keyframe; one tracked too little
-    rebases (or, with rekey_mode = dream, is dreamed afresh); rekey_every re-keys old carries; with video.repaint,
-    one that lost more than that share is repainted and rebases, whatever the re-key settings, unless it is younger
-    than REPAINT_GAP frames (then the re-key settings decide: a rebase for too little tracked repaints too from
-    REKEY_GAP frames on)."""
+    rebases (or, with rekey_mode = dream, is dreamed afresh); rekey_every re-keys old carries; with video.repaint
+    and video.repaint_lost, one that lost more than that share is repainted and rebases, whatever the re-key
+    settings, unless it is younger than REPAINT_GAP frames (then the re-key settings decide: a rebase for too
+    little tracked repaints too from REKEY_GAP frames on); without video.repaint_lost (the default) the lost share
+    alone repaints nothing."""
     from dreamvideo.ticks import plan_tick
     from dreamvideo.config import VideoConfig
 
@@ -278,8 +279,10 @@ def test_plan_tick_keys_shots_rekeys_lost_tracking_and_old_carries():
     assert rebased.repaint == [True]
     assert plan_tick([5], {0: 0.2}, VideoConfig(repaint=0)).repaint == [False]  # video.repaint = 0: never
     painted = plan_tick([13, 15, 17, 11], {0: 0.95, 1: 0.85, 2: 0.3, 3: 0.3},
-                        VideoConfig(repaint=0.1, rekey_mode="dream"))
+                        VideoConfig(repaint=0.1, rekey_mode="dream", repaint_lost=True))
     assert painted.keys == [3] and painted.repaint == [False, True, True] and painted.rebase == [False, True, True]
+    unpainted = plan_tick([15, 17], {0: 0.85, 1: 0.3}, VideoConfig(repaint=0.1, rekey_mode="dream"))
+    assert unpainted.keys == [1] and unpainted.repaint == [False]  # lost alone: refreshed, or too little: re-keyed
     # drawn out: a lane tracked all over whose carried dream is stretched past video.stretch on more than
     # video.repaint of the frame repaints, as one that lost that share would (the stretched share alone counts)
     drawn = plan_tick([13, 13, 13], {0: 1.0, 1: 1.0, 2: 0.9}, v, carried={0: 0.8, 1: 0.9, 2: 0.8})
