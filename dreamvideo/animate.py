@@ -249,7 +249,8 @@ class VideoDreamer:
         becomes its new keyframe. `checks[j]`: check() of lane j. Returns outputs [1,3,H,W] and carries."""
         v = s.video
         blend = nums.blend if nums else v.blend
-        cat = lambda name: torch.cat([getattr(c, name) for c in cs]) if len(cs) > 1 else getattr(cs[0], name)  # noqa: E731
+        # the lanes' tensors as one batch (a lone lane's as they are: nothing below writes to them)
+        cat = lambda name: torch.cat([getattr(c, name) for c in cs]) if len(cs) > 1 else getattr(cs[0], name)  # noqa
         base = cat("frame")
         to_key = cat("to_key")
         key_energy = cat("key_energy")

@@ -164,9 +164,10 @@ def scene_memory(out: list[np.ndarray], inp: list[np.ndarray], masks: list[np.nd
     """Whether a scene keeps its dream where a moving object passed in front of it: on the last frame, the
     correlation of the dream (out - in, mean over channels, blurred by 2 px: its patterns, not a pixel of drift)
     with the first frame's dream moved there along the scene's true motion, on the pixels the object (bool [H,W]
-    masks) covered at some time but not on the last frame, and that the first frame showed. `to_last`: per frame t, float32 [H,W,2], where each pixel
-    of the last frame shows the scene in frame t (synth.scene_maps). Near 1: the scene's dream came back as it
-    was; near 0: another dream grew there. NaN when the object covered none of those pixels."""
+    masks) covered at some time but not on the last frame, and that the first frame showed. `to_last`: per frame
+    t, float32 [H,W,2], where each pixel of the last frame shows the scene in frame t (synth.scene_maps). Near 1:
+    the scene's dream came back as it was; near 0: another dream grew there. NaN when the object covered none of
+    those pixels."""
     import cv2
 
     h, w = masks[0].shape

@@ -33,8 +33,8 @@ def plan_tick(ages: list[int | None], tracked: dict[int, float], v, lit: set[int
     """Decide a tick from each lane's carry age (None: no carry, a shot's first frame) and, for lanes carried
     along a flow, the fraction of pixels still tracked. Lanes in `lit` (their keyframe is dreamed again, see
     tracking.holds) get a fresh keyframe. More than video.repaint lost (with video.repaint_lost) repaints them and
-    rebases; too little tracked (below video.rekey) or too old (video.rekey_every) re-keys: by rebasing on the output, or
-    by a fresh dream (rekey_mode = dream); with video.repaint set, a rebase for too little tracked repaints
+    rebases; too little tracked (below video.rekey) or too old (video.rekey_every) re-keys: by rebasing on the
+    output, or by a fresh dream (rekey_mode = dream); with video.repaint set, a rebase for too little tracked repaints
     first once REKEY_GAP frames have passed since the lane's keyframe or last repaint (`painted`, default the
     ages: a fast pan rebases every frame, and what the refresh grew on the blur would become the keyframe,
     with nothing to repaint it once the camera stops). `carried`: the fraction of pixels still carrying their
