@@ -320,8 +320,7 @@ class VideoDreamer:
         coarser = [light * v.reveal_boost * regrow * (wide * k if v.refresh_turns else 1)] * wide if wide else []
         maps = coarser + [step_map[:, :1]] * (k - 1) + [step_map[:, 1:]]  # coarse to fine
         # with turns, the coarser octaves on the frames whose finest octave's turn it is not (those take longest)
-        rows = turns([i // k if i % k == k - 1 else -1 for i in indices], wide, v.refresh_turns) \
-            + turns(indices, k, v.refresh_turns)
+        rows = turns(coarse_turns(indices, k), wide, v.refresh_turns) + turns(indices, k, v.refresh_turns)
         detail = engine.refine(self.dreamer.net, nums.objective if nums else s.objective, base, carried,
                                replace(s.dream, smooth=v.light_smooth, jitter=v.light_jitter, normalize="local",
                                        max_loss=0.0),
@@ -368,8 +367,15 @@ def regrown_octaves(width: int, s, indices: list[int]) -> int:
     carried on frames numbered `indices` whose longer side is `width`: none with video.reveal_boost 0, and none
     when, with video.refresh_turns, it is none of these frames' turn (_refresh)."""
     k = s.video.refresh_octaves or refresh_octaves(width, s.dream)
-    turn = not s.video.refresh_turns or any(i % k == k - 1 for i in indices)
+    turn = not s.video.refresh_turns or any(t >= 0 for t in coarse_turns(indices, k))
     return max(s.dream.octaves - k, 0) if s.video.reveal_boost and turn else 0
+
+
+def coarse_turns(indices: list[int], k: int) -> list[int]:
+    """With video.refresh_turns over k refreshed octaves: for frames numbered `indices`, the turn number of the
+    coarser octaves on the frames that dream them (those whose finest octave's turn it is not: k - 1 mod k),
+    -1 on the others (turns)."""
+    return [i // k if i % k == k - 1 else -1 for i in indices]
 
 
 def turns(indices: list[int], n: int, on: bool) -> list[list[int]]:
