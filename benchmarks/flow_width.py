@@ -33,7 +33,8 @@ def mosaic() -> np.ndarray:
 
 def render(frames, sets: list[str]) -> list[np.ndarray]:
     from dreamvideo import config
-    from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
+    from dreamvideo.animate import VideoDreamer, prepare_flows
+    from dreamvideo.carry import FrameIn
     from dreamvideo.runner import make_dreamer
 
     cfg = config.load("default", sets=sets)

@@ -25,7 +25,8 @@ import skimage.data
 import torch
 
 from dreamvideo import config, encode, synth, video
-from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
+from dreamvideo.animate import VideoDreamer, prepare_flows
+    from dreamvideo.carry import FrameIn
 from dreamvideo.job import Job
 from dreamvideo.lanes import scan_video
 from dreamvideo.runner import make_dreamer, resolve_device

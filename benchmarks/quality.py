@@ -15,7 +15,8 @@ from fractions import Fraction
 import torch
 
 from dreamvideo import config, metrics, synth, video
-from dreamvideo.animate import FrameIn, VideoDreamer, frame_generator, prepare_flows
+from dreamvideo.animate import VideoDreamer, prepare_flows
+from dreamvideo.carry import FrameIn, frame_generator
 from dreamvideo.images import to_tensor, to_uint8
 from dreamvideo.lanes import scan_video
 from dreamvideo.runner import make_dreamer

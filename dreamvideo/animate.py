@@ -4,7 +4,8 @@ Keyframes (a lane's first frame, the first after a cut) get the full octave drea
 motion can carry (more on bigger frames, whose flow errs by more pixels, and coarser on smooth regions, where the
 flow errs most). Later frames carry the keyframe's detail by composing the flows back to the keyframe and
 resampling that detail once (re-warping every frame would blur it away), plus what later frames added, warped from
-the previous frame. Detail is carried only where it can be trusted: each step from inside the previous frame onto
+the previous frame; the composed map is nudged each frame toward where the frame matches its keyframe, so that the
+flows' small errors do not add up to a dream sliding across the scene (anchor.anchored). Detail is carried only where it can be trusted: each step from inside the previous frame onto
 matching content (and, with video.consistency, flows that agree), and the content there still matching what the
 detail was dreamed on (so a person who leaves takes their dream along: no ghosts); once dropped at a pixel it is not
 carried there again. The dream's local energy is held at the keyframe's from both sides: excess decays, and the
@@ -21,87 +22,19 @@ as the frame shows of the picture (FrameIn.fade, found ahead by lanes.fade_share
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from . import engine, flow
-from .detail import by_size, coarse_shortfall, energy, fine_margin, hold, soften_detail
+from .carry import (REPAINT_FADE, Carry, Check, FrameIn, along, check, frame_generator, key_detail, keyframe,
+                    stretch_limit)
+from .detail import by_size, coarse_shortfall, fine_margin, hold, soften_detail
 from .images import to_tensor
-from .lanes import NO_BARS
 from .staging import to_frames, upload
 from .ticks import PerLane, batches, plan_tick
-from .tracking import (affine_jacobian, held_still, holds, identity, likeness, photometric, picture, refind, relit,
-                       shown, shown_share, strained, stretch)
-
-STATE_VERSION = "carry-17"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
-
-
-@dataclass
-class Carry:
-    """A lane's state after a frame; tensors are [1,C,H,W] on the device."""
-
-    key_detail: torch.Tensor  # [1,3,H,W] keyframe dream minus keyframe input
-    key_frame: torch.Tensor  # [1,3,H,W] keyframe input: its detail is carried where the content still matches
-    key_energy: torch.Tensor  # [1,2,H,W] local energy of the keyframe's dream (overall, fine: see energy())
-    to_key: torch.Tensor  # [1,2,H,W] backward flow from the current frame to the keyframe
-    trust: torch.Tensor  # [1,1,H,W] in [0,1]: how reliable to_key still is
-    extra: torch.Tensor  # [1,3,H,W] detail added after the keyframe, at the current frame's pixels
-    frame: torch.Tensor  # [1,3,H,W] the current input frame
-    shown: torch.Tensor  # [1,3,H,W] the detail of the output for it (after _carry_along: the last one, warped)
-    step: torch.Tensor  # [1,1,H,W] in [0,1]: how far the last step along the flow can be trusted
-    fade: torch.Tensor  # [1,3,H,W] what a repaint replaced (old minus new detail), fading out frame by frame
-    key_share: torch.Tensor  # [1,1,1,1] tracking.shown_share of the keyframe (below 1: dreamed in the dark)
-    strain: torch.Tensor  # [1,4,H,W] Jacobian of the map from the frame's pixels to where their dream was dreamed
-    steady: torch.Tensor  # [1] likeness of the frame to the one before it (tracking.likeness): as alike as its
-    # noise lets it be to its keyframe (1 on a keyframe)
-    age: int = 0  # frames since the keyframe
-    painted: int = 0  # frames since a keyframe or repaint (a rebase alone does not count: ticks.REKEY_GAP)
-
-    def to(self, device, copy: bool = False) -> "Carry":
-        """On `device`; `copy`: never sharing memory with this one (for handing to another thread)."""
-        return replace(self, **{k: t.to(device, copy=copy) for k, t in self.__dict__.items() if torch.is_tensor(t)})
-
-
-@dataclass
-class FrameIn:
-    """One lane's input for one tick: the frame and, unless it starts a shot, its flow to the previous one."""
-
-    index: int  # frame number in the input video (seeds the randomness)
-    frame: np.ndarray  # uint8 [H,W,3] (a pinned uint8 tensor after stage())
-    backward: np.ndarray | None = None  # float32 [2,H,W] flow to the previous frame (pinned fp16 after stage())
-    forward: np.ndarray | None = None  # float32 [2,H,W] flow from the previous frame (idem)
-    cut: bool = False  # first frame of a shot
-    fade: float = 1.0  # in an editor's fade from or to black or white: the share of the picture shown (lanes.fade_shares)
-    bars: tuple = NO_BARS  # where its shot's bars are (lanes.shot_bars)
-
-
-def frame_generator(seed: int, index: int) -> torch.Generator:
-    """Randomness from the frame's number, never from how many frames came before (lanes, resume)."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + index)
-
-
-def key_detail(y: torch.Tensor, x: torch.Tensor, v) -> torch.Tensor:
-    """The dream detail [B,3,H,W] a keyframe carries: its full dream y of frame x [B,3,H,W], the new detail softened to
-    what motion can carry (detail.soften_detail with video settings v). The video shows it as far as the frame's
-    light and its bars let (tracking.shown); so does `dreamvideo VIDEO still.png`."""
-    return soften_detail(y - x, x, v)
-
-
-def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor,
-             fade: torch.Tensor | None = None, strain: torch.Tensor | None = None) -> Carry:
-    """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W] whose frame shows
-    `share` [1,1,1,1] of its dream (tracking.shown_share). `fade` [1,3,H,W]: what its frame showed on top of the
-    keyframe's detail, fading out (a repaint's or a re-dream's crossfade from the dream before); the next frame
-    is steadied toward both, as they were shown. `strain` [1,4,H,W]: how the detail was already drawn out since
-    it was dreamed (a re-key from an output that carried a dream; none: freshly dreamed; tracking.strained)."""
-    one = torch.ones_like(detail[:, :1])
-    fade = torch.zeros_like(detail) if fade is None else fade
-    strain = identity(one) if strain is None else strain
-    return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, torch.zeros_like(detail), frame,
-                 detail + fade, one, fade, share, strain, torch.ones(1, device=detail.device))
+from .tracking import identity, picture, shown, shown_share
 
 
 class VideoDreamer:
@@ -129,31 +62,6 @@ class VideoDreamer:
     def _bars(self, items: list[FrameIn]) -> torch.Tensor:
         """[B,8] on the device: where the bars of each item's shot are (FrameIn.bars)."""
         return upload(torch.tensor([list(item.bars) for item in items], dtype=torch.float32), self.dreamer.device)
-
-    def _carry_along(self, carry: Carry, item: FrameIn, v) -> Carry:
-        """Move a lane's carry to the new frame along its backward flow, zero where a pixel holds still
-        (tracking.held_still). A step is trusted where it comes from inside the previous frame (a pixel held
-        still: from where it is), the new frame matches the previous one warped and, given a forward flow
-        (video.consistency), the two flows agree."""
-        back, x = self._tensor(item.backward), to_tensor(item.frame, self.dreamer.device)
-        still = held_still(back, flow.warp(carry.frame, back), carry.frame, x)  # a still logo stays
-        valid = flow.consistent(back, self._tensor(item.forward)) if item.forward is not None else flow.inside(back)
-        back = back * (1 - still)
-        valid = torch.maximum(valid, still)  # held still: its step comes from where it is
-        before, trust, to_key = flow.warp_all([carry.frame, carry.trust, carry.to_key], back)
-        extra, fade, shown = flow.warp_all([carry.extra, carry.fade, carry.shown], back, mode="bicubic")
-        step = valid * photometric(x, relit(before, x), v.match_tolerance)  # a change of light is no new content
-        trust = (trust > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
-        to_key = back + to_key  # chained: t -> t-1 (back), then t-1 -> key (the old to_key, warped to t)
-        strain = strained(carry.strain, back, step) if v.stretch else carry.strain
-        extra, fade = extra * step, fade * step * REPAINT_FADE
-        if v.refind:  # uncovered again: the keyframe's dream comes back in place of what grew meanwhile
-            guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)
-            to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
-            strain = strain + found * (affine_jacobian(guess) - strain)
-        return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x, strain=strain,
-                       shown=shown, step=step, steady=likeness(x, before, trust), age=carry.age + 1,
-                       painted=carry.painted + 1)
 
     def step(self, items: list[FrameIn], carries: list[Carry | None]) -> tuple[list[np.ndarray], list[Carry]]:
         """Dream one frame per lane. Returns uint8 [H,W,3] frames (numpy; on CUDA HostFrames, which np.asarray
@@ -183,7 +91,8 @@ class VideoDreamer:
         for item, carry in zip(items, carries):
             c = None
             if carry is not None and not item.cut and item.backward is not None and v.flow != "none":
-                c = self._carry_along(carry, item, v)
+                c = along(carry, to_tensor(item.frame, self.dreamer.device), self._tensor(item.backward),
+                          None if item.forward is None else self._tensor(item.forward), v)
             elif carry is not None and not item.cut and v.flow == "none":
                 c = replace(carry, frame=to_tensor(item.frame, self.dreamer.device))  # carried in place
             moved.append(c)
@@ -241,7 +150,7 @@ class VideoDreamer:
         return [out[j:j + 1] for j in range(len(items))], \
             [keyframe(d[j:j + 1], x[j:j + 1], share[j:j + 1], fade[j:j + 1]) for j in range(len(items))]
 
-    def _continue(self, s, items: list[FrameIn], cs: list[Carry], checks: list["Check"], rebase: list[bool],
+    def _continue(self, s, items: list[FrameIn], cs: list[Carry], checks: list[Check], rebase: list[bool],
                   repaint: list[bool], drawn: list[bool], nums=None):
         """Later frames: the carried detail, then a few steps at the finest octaves where it falls short and, for
         lanes with `repaint[j]`, the full dream where the keyframe's dream was lost or drawn out past video.stretch
@@ -343,25 +252,6 @@ class VideoDreamer:
         return start + soften_detail(detail - start, base, s.video)
 
 
-@dataclass
-class Check:
-    """What of a lane's keyframe holds on its new frame (check())."""
-
-    keep: torch.Tensor  # [1,1,H,W] where its detail may be carried (tracking.holds)
-    redo: torch.Tensor  # [] bool: its keyframe is to be dreamed again (tracking.holds)
-    stretched: torch.Tensor  # [1,1,H,W] how drawn out its carried dream is (tracking.stretch; 0 where not carried)
-
-
-def check(c: Carry, v) -> Check:
-    """tracking.holds for a lane's carry moved to its new frame (whether its keyframe is dreamed again: for blur
-    or a new picture only REDREAM_GAP frames or more after the last keyframe or rebase, so that flow that goes
-    wrong frame after frame does not re-key every frame), and how stretched its carried dream is."""
-    keep, brighter, changed = holds(c.frame, flow.warp(c.key_frame, c.to_key), c.trust, c.key_share,
-                                    v.structure_tolerance, c.steady)
-    redo = (brighter | changed) if c.age >= REDREAM_GAP else brighter
-    return Check(keep, redo, (keep > 0.5).float() * stretch(c.strain) if v.stretch else torch.zeros_like(keep))
-
-
 def regrown_octaves(width: int, s, indices: list[int]) -> int:
     """How many of the octaves of dream.octaves, coarser than those refreshed, are regrown where nothing is
     carried on frames numbered `indices` whose longer side is `width`: none with video.reveal_boost 0, and none
@@ -385,16 +275,7 @@ def turns(indices: list[int], n: int, on: bool) -> list[list[int]]:
     return [[row for row, i in enumerate(indices) if not on or i >= 0 and i % n == n - 1 - j] for j in range(n)]
 
 
-def stretch_limit(v) -> float:
-    """How drawn out (tracking.stretch) a carried dream may get before a repaint is due there (video.stretch)."""
-    return math.log(v.stretch) if v.stretch else math.inf
-
-
-REDREAM_GAP = 4  # frames at least from a keyframe or rebase to re-dreaming it for blur or a new picture
-
-
 REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it over about this width
-REPAINT_FADE = 0.7  # share of what a repaint replaced still shown on its frame, then on each next one of it
 REPAINT_ALONG = 0.5  # a repaint the stretch calls also redoes what is drawn out past this share of the limit (log):
 # its root. On the smoke clip at 640 wide (look.py, 2026-11-23) scale persistence 0.98 against 0.90 without it;
 # on the camera clip, whose repaints lost pixels call, the dream drawn out by the flow's noise is left alone.

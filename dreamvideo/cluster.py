@@ -20,7 +20,8 @@ import threading
 from dataclasses import dataclass, replace
 
 from . import lanes as plan
-from .animate import Carry, VideoDreamer
+from .animate import VideoDreamer
+from .carry import Carry
 from .config import Config
 from .errors import UserError
 from .output import OutputSpec

@@ -17,7 +17,8 @@ import torch
 
 from . import lanes as plan
 from . import encode, mux, video
-from .animate import STATE_VERSION, Carry, VideoDreamer
+from .animate import VideoDreamer
+from .carry import STATE_VERSION, Carry
 from .config import Config, to_toml
 from .errors import UserError
 from .images import scaled_size

@@ -15,7 +15,8 @@ import torch
 
 from . import lanes as plan
 from . import encode, video
-from .animate import Carry, FrameIn, VideoDreamer, prepare_flows
+from .animate import VideoDreamer, prepare_flows
+from .carry import Carry, FrameIn
 from .output import OutputSpec
 from .staging import stage
 

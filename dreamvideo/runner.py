@@ -202,7 +202,7 @@ def dream_still(src: str, dst: str, cfg: Config, progress_factory=None) -> None:
     """Dream one frame of the video `src` (at video.start) at the render's size, exactly as the video's keyframe
     there is dreamed, and write it to the image `dst`: a full-size check of the look before a long render."""
     from . import video
-    from .animate import frame_generator, key_detail
+    from .carry import frame_generator, key_detail
     from .lanes import FADE_SEARCH, NO_BARS, scan_video
     from .reactive import Animator, soundtrack_features
     from .tracking import shown

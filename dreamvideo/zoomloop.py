@@ -7,7 +7,7 @@ from dataclasses import replace
 import torch
 
 from . import flow
-from .animate import frame_generator
+from .carry import frame_generator
 
 
 def zoom_step_flow(h: int, w: int, zcfg, fps) -> torch.Tensor:

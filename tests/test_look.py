@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from dreamvideo import animate, config, engine, flow, ticks, tracking
-from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
+from dreamvideo.animate import VideoDreamer, prepare_flows
+from dreamvideo.carry import FrameIn, along, frame_generator
 from dreamvideo.detail import HOLD_DECAY, coarser, energy, fine_margin, hold, soften_detail, softening
+from dreamvideo.images import to_tensor
 from dreamvideo.runner import make_dreamer
 
 W, H = 96, 64
@@ -129,6 +131,12 @@ def test_the_structure_check_is_blind_to_a_change_of_light():
         assert b >= a - 0.1, (t, a, b)
 
 
+def moved_along(carry, frame, back, forward, v):
+    """carry.along for a uint8 frame [H,W,3] and float32 flows [2,H,W] (forward: None, or as back)."""
+    as_flow = lambda a: None if a is None else torch.from_numpy(a)[None]  # noqa: E731
+    return along(carry, to_tensor(frame, "cpu"), as_flow(back), as_flow(forward), v)
+
+
 def test_inconsistent_flow_is_not_trusted(monkeypatch):
     """Flows that disagree (an occlusion) on identical frames: only the consistency check can tell."""
     d = dreamer()
@@ -139,7 +147,7 @@ def test_inconsistent_flow_is_not_trusted(monkeypatch):
     fwd = np.zeros((2, H, W), np.float32)
     fwd[0, :, : W // 2] = 6.0  # the forward flow says the left half moved; the backward flow says it did not
     alone = replace(vd.fixed.video, refind=False)  # the check alone: refind would find these again (same frames)
-    moved = vd._carry_along(carry, FrameIn(1, f, back, fwd), alone)
+    moved = moved_along(carry, f, back, fwd, alone)
     assert moved.trust[0, 0, :, 10:W // 2 - 10].max() == 0
     assert moved.trust[0, 0, :, W // 2 + 10:].min() == 1
 
@@ -162,7 +170,7 @@ def test_consistency_setting_adds_the_forward_flow_and_its_check(monkeypatch):
     back[0] = -5.0  # every pixel comes from 5 px to its left: the first five columns from outside the frame
     shifted = np.zeros_like(frames[0])
     shifted[:, 5:] = frames[0][:, :-5]
-    moved = vd._carry_along(carry, FrameIn(1, shifted, back), vd.fixed.video)
+    moved = moved_along(carry, shifted, back, None, vd.fixed.video)
     assert moved.step[0, 0, :, :5].max() == 0 and moved.step[0, 0, :, 8:].min() == 1
 
 
@@ -177,7 +185,7 @@ def test_content_that_changes_in_place_is_not_carried():
     red[16:48, 30:70] = (200, 30, 30)
     (_,), (carry,) = vd.step([FrameIn(0, grey, cut=True)], [None])
     zero = np.zeros((2, H, W), np.float32)
-    moved = vd._carry_along(carry, FrameIn(1, red, zero, zero), vd.fixed.video)
+    moved = moved_along(carry, red, zero, zero, vd.fixed.video)
     assert moved.trust[0, 0, 22:42, 36:64].max() == 0
     assert moved.trust[0, 0, :, :20].min() == 1
 
@@ -270,6 +278,103 @@ def test_refind_takes_the_scenes_motion_where_the_chain_broke_or_drifted():
     assert found[..., 44:56, 64:76].max() == 0 and found[..., 35:38, :W - 8].max() == 0  # occluder; tracked ones
     _, none = tracking.refind(to_key, torch.zeros_like(trust).index_fill(3, torch.arange(10), 1.0), frame, key, 0.1)
     assert none.max() == 0
+
+
+def _shifted(dx):
+    """A contrasty picture as a keyframe [1,3,H,W] and a frame that shows it moved: frame(p) = key(p + dx)."""
+    picture = np.clip((photo(W + 10, H, seed=4, blur=1.5).astype(np.float32) - 128) * 2.5 + 128, 0, 255)
+    key = torch.from_numpy(picture).permute(2, 0, 1)[None] / 255
+    return key[..., :W], key[..., dx:dx + W].clone()
+
+
+def test_anchor_takes_out_the_drift_of_a_keyframe_map():
+    """anchor.anchored on its own: a map to the keyframe off by (0.6, -0.4) px comes back to the true one, by
+    about anchor.GAIN of what is left per frame and never more than anchor.STEP px; untracked pixels and a flat
+    picture, which show nothing to align on, keep their map."""
+    from dreamvideo import anchor
+
+    key, frame = _shifted(5)
+    true = torch.zeros(1, 2, H, W)
+    true[:, 0] = 5.0
+    to_key = true + torch.tensor([0.6, -0.4]).view(1, 2, 1, 1)
+    trust = torch.ones(1, 1, H, W)
+    trust[..., :, :20] = 0
+    inner = (slice(None), slice(None), slice(8, -8), slice(28, -8))
+    errors = []
+    for _ in range(25):
+        moved, _ = anchor.anchored(to_key, trust, frame, key)
+        assert (moved - to_key).abs().max() <= anchor.STEP + 1e-6
+        assert torch.equal(moved[..., :20], to_key[..., :20])  # untracked
+        to_key = moved
+        errors.append(float((to_key - true)[inner].abs().mean()))
+    assert 0.55 < errors[1] / errors[0] < 0.95 and errors[-1] < 0.05, errors
+    flat = torch.full_like(frame, 0.5)
+    still, bend = anchor.anchored(true + 0.5, trust, flat, flat)
+    assert torch.allclose(still, true + 0.5, atol=1e-4) and bend.abs().max() < 1e-4
+
+
+def test_anchor_leaves_content_that_changed():
+    """Where the frame shows other content than its keyframe (smoke, a face turning), no small move explains the
+    difference and the map is moved less (anchor.UNSURE): on an unrelated picture it moved 0.037 px on average over
+    both components (0.072 without that), against 0.118 px for a map 0.6 px off."""
+    from dreamvideo import anchor
+
+    key, frame = _shifted(5)
+    other = _shifted(5)[1].roll(37, -1).flip(-2)
+    to_key = torch.zeros(1, 2, H, W)
+    to_key[:, 0] = 5.6
+    trust = torch.ones(1, 1, H, W)
+    drifted = (anchor.anchored(to_key, trust, frame, key)[0] - to_key).abs().mean()
+    changed = (anchor.anchored(to_key, trust, other, key)[0] - to_key).abs().mean()
+    assert drifted > 0.05 and changed < 0.4 * drifted, (drifted, changed)
+
+
+def test_anchor_reports_the_jacobian_of_its_move():
+    """The carry's strain follows the map: what anchored moves by (a map 3 % too big, taken back toward the true
+    one) comes with the Jacobian of that move, the entries tracking.jacobian gives."""
+    from dreamvideo import anchor
+
+    key, frame = _shifted(5)
+    xs = torch.arange(W, dtype=torch.float32).view(1, 1, 1, W).expand(1, 1, H, W)
+    to_key = torch.cat([5.0 + 0.03 * (xs - W / 2), torch.zeros(1, 1, H, W)], 1)
+    moved, bend = anchor.anchored(to_key, torch.ones(1, 1, H, W), frame, key)
+    slopes = tracking.jacobian(moved - to_key) - tracking.identity(moved)
+    inner = (slice(None), slice(None), slice(12, -12), slice(12, -12))
+    assert float(bend[:, 0][inner[1:]].mean()) < -0.002  # taken back: du/dx below 0
+    assert torch.allclose(bend[inner].mean((2, 3)), slopes[inner].mean((2, 3)), atol=0.002)
+
+
+def test_anchoring_holds_the_dream_on_a_slow_pan():
+    """The chained flows' errors add up over a slow pan (0.7 px a frame, DIS on a soft picture): after 39
+    frames the map to the keyframe is off by 0.76 px on average without the anchor (video.anchor=false), 0.22 with
+    it (measured)."""
+    frames, d = pan(40, speed=0.7, blur=3.0), dreamer()
+
+    def drift(on):
+        carry = run(d, frames, [f"video.anchor={on}"])[1][-1]
+        tracked = carry.trust[0, 0] > 0.5
+        assert carry.age == 39 and tracked.float().mean() > 0.5
+        return float(torch.hypot(carry.to_key[0, 0] - 0.7 * 39, carry.to_key[0, 1])[tracked].mean())
+
+    anchored, loose = drift("true"), drift("false")
+    assert anchored < 0.4 and anchored < 0.5 * loose, (anchored, loose)
+
+
+def test_anchoring_bends_the_strain_with_the_map(monkeypatch):
+    """The carry's strain (how drawn out its dream is, tracking.strained) is chained from the same flows as the
+    map and errs with it: on a pan, which draws nothing out, its false stretch on the tracked pixels after 39
+    frames measured 0.024 with the anchor's bend and 0.039 without (as with no anchor)."""
+    from dreamvideo import anchor
+
+    frames, d = pan(40, speed=0.7, blur=3.0), dreamer()
+
+    def stretch():
+        carry = run(d, frames)[1][-1]
+        return float(tracking.stretch(carry.strain)[0, 0][carry.trust[0, 0] > 0.5].mean())
+
+    bent = stretch()
+    monkeypatch.setattr("dreamvideo.carry.anchored", lambda *a: (anchor.anchored(*a)[0], torch.zeros(1, 4, 1, 1)))
+    assert bent < 0.8 * stretch()
 
 
 def test_revealed_strip_grows_a_dream_within_12_frames():
@@ -505,7 +610,7 @@ def test_the_softening_grows_with_the_frame_width():
         frame = photo(w=width, h=height)
         out = run(d, [frame], ["video.soften_smooth=1"])[0][0]  # the width alone (smooth regions: the next test)
         x = to_tensor(frame)
-        y = d.dream(x, animate.frame_generator(d.cfg.run.seed, 0))
+        y = d.dream(x, frame_generator(d.cfg.run.seed, 0))
         for s, same in ((sigma, True), (soften if sigma != soften else 2 * soften, False)):
             expected = torch.from_numpy(to_uint8(x + engine.gaussian_blur(y - x, s))[0]).permute(2, 0, 1) / 255
             assert ((out - expected).abs().max() <= 1 / 255) == same, (width, s)

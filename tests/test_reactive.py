@@ -6,6 +6,7 @@ import pytest
 
 from dreamvideo import config, objectives, video
 from dreamvideo.cli import main
+from dreamvideo.carry import FrameIn
 from dreamvideo.reactive import Animator
 from dreamvideo.runner import make_dreamer
 from dreamvideo.synth import lavfi_clip
@@ -140,8 +141,8 @@ def two_lanes(d, cfg, anim, frames, one_by_one):
     back = np.zeros((2, 32, 48), np.float32)
     outs, carries = [], [None, None]
     for t, f in enumerate(frames):
-        items = [animate.FrameIn(1 + t, f, None if t == 0 else back, None, t == 0),
-                 animate.FrameIn(8 + t, f, None if t == 0 else back, None, t == 0)]
+        items = [FrameIn(1 + t, f, None if t == 0 else back, None, t == 0),
+                 FrameIn(8 + t, f, None if t == 0 else back, None, t == 0)]
         out, carries = vd.step(items, carries)
         outs += out
     return outs, calls

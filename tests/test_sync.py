@@ -7,7 +7,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from dreamvideo import animate, config, engine
-from dreamvideo.animate import Carry, FrameIn, VideoDreamer
+from dreamvideo.animate import VideoDreamer
+from dreamvideo.carry import Carry, FrameIn
 from dreamvideo.runner import make_dreamer
 
 SYNCING = {"aten._local_scalar_dense.default", "aten.is_nonzero.default", "aten.nonzero.default",

@@ -11,7 +11,8 @@ import skimage.data
 import torch
 
 from dreamvideo import lanes, synth, tracking
-from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows
+from dreamvideo.animate import VideoDreamer, prepare_flows
+from dreamvideo.carry import FrameIn
 from dreamvideo.config import load
 
 from .test_look import H, W, detail, dreamer, pan, photo
@@ -280,14 +281,14 @@ def test_a_fade_from_black_dreams_the_picture_not_the_dark():
 
 def test_a_dream_of_a_blurred_picture_is_dreamed_again_once_it_is_sharp():
     """A whip pan or focus pull: the shot's keyframe is blurred; once the tracked picture shows SHARPER times its
-    structure, the keyframe is dreamed again (not before animate.REDREAM_GAP frames after it: flow that goes
+    structure, the keyframe is dreamed again (not before carry.REDREAM_GAP frames after it: flow that goes
     wrong frame after frame must not re-key every frame)."""
     sharp = pan(8, speed=1.0, blur=1.0)
     frames = [cv2.GaussianBlur(sharp[0], (0, 0), 1.5)] + sharp[1:]  # still like it (tracking.likeness): blurred
     now, then = (tracking.structure(tensor(f)) for f in frames[1::-1])
     assert float(tracking.sharper(now, then, torch.ones(1, 1, H, W))) >= tracking.SHARPER
     _, _, keyed = run(dreamer(), frames)
-    assert any(keyed[1:6])  # from animate.REDREAM_GAP frames after the keyframe
+    assert any(keyed[1:6])  # from carry.REDREAM_GAP frames after the keyframe
 
 
 def test_a_dissolve_leaves_no_dream_of_the_first_picture():
@@ -414,7 +415,7 @@ def test_a_shot_that_keeps_losing_its_tracking_gets_repainted():
 def test_flow_that_goes_wrong_every_frame_re_keys_only_every_few_frames():
     """A pan of a third of the frame a frame, blurred: the flow goes wrong while its pixels still pass the checks,
     and the keyframe warped along it no longer looks like the frame (a new picture, every frame). Re-dreaming
-    waits animate.REDREAM_GAP frames, so at most one keyframe in that many."""
+    waits carry.REDREAM_GAP frames, so at most one keyframe in that many."""
     big = photo(w=W + 400)
     frames = [cv2.blur(big[20:20 + H, 30 * k:30 * k + W], (15, 1)) for k in range(12)]
     _, _, keyed = run(dreamer(), frames)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from dreamvideo import animate, color, config, flow, lanes, mux, staging, zoomloop
+from dreamvideo.carry import FrameIn
 from dreamvideo.video import AudioStream, VideoInfo
 
 
@@ -227,7 +228,7 @@ def test_lanes_auto_from_measured_memory():
 
 
 def test_the_memory_a_lane_is_counted_for_is_its_carried_state_and_flows():
-    from dreamvideo.animate import keyframe
+    from dreamvideo.carry import keyframe
     from dreamvideo.runner import CARRY_BYTES_PER_PIXEL
 
     carry = keyframe(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16), torch.ones(1, 1, 1, 1))
@@ -300,7 +301,7 @@ def test_staged_items_dream_as_numpy_ones_and_host_frames_read_as_arrays(monkeyp
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(2)]
     back = rng.normal(0, 0.5, (2, 24, 32)).astype(np.float16).astype(np.float32)  # staged flows are float16
-    items = [animate.FrameIn(0, frames[0], cut=True), animate.FrameIn(1, frames[1], back, -back)]
+    items = [FrameIn(0, frames[0], cut=True), FrameIn(1, frames[1], back, -back)]
     monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t: t.clone())  # a CPU build cannot pin
     staged = [staging.stage(i, torch.device("cuda")) for i in items]
     assert isinstance(staged[1].frame, torch.Tensor) and staged[1].backward.dtype == torch.float16

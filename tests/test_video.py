@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from dreamvideo import animate, config, encode, rates, video
+from dreamvideo.carry import FrameIn, frame_generator
 from dreamvideo.cli import main
 from dreamvideo.detail import soften_detail
 from dreamvideo.errors import UserError
@@ -137,12 +138,12 @@ def test_cut_resets_the_carried_state(clips):
     for i, f in enumerate(frames[:28]):
         cut = i in (0, 25)
         b, fw = animate.prepare_flows(None if cut else prev, f, "dis")
-        (y,), (carry,) = vd.step([animate.FrameIn(i, f, b, fw, cut)], [carry])
+        (y,), (carry,) = vd.step([FrameIn(i, f, b, fw, cut)], [carry])
         outs.append(y)
         prev = f
     def alone(i):  # a keyframe: the full dream, its new detail softened
         x = to_tensor(frames[i])
-        y = dreamer.dream(x, animate.frame_generator(cfg.run.seed, i))
+        y = dreamer.dream(x, frame_generator(cfg.run.seed, i))
         return to_uint8(x + soften_detail(y - x, x, cfg.video))[0]
 
     assert np.array_equal(outs[25], alone(25))  # after the cut: a fresh dream, nothing carried across

@@ -1,0 +1,139 @@
+"""A lane's carried state (Carry): made at a keyframe (keyframe), moved to the next frame along the optical flow
+(along) and checked there against its keyframe (check). Tensors [1,C,H,W] on the device; no dreaming here."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from . import flow
+from .anchor import anchored
+from .detail import energy, soften_detail
+from .lanes import NO_BARS
+from .tracking import (affine_jacobian, held_still, holds, identity, likeness, photometric, refind, relit, strained,
+                       stretch)
+
+STATE_VERSION = "carry-18"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
+
+
+@dataclass
+class Carry:
+    """A lane's state after a frame; tensors are [1,C,H,W] on the device."""
+
+    key_detail: torch.Tensor  # [1,3,H,W] keyframe dream minus keyframe input
+    key_frame: torch.Tensor  # [1,3,H,W] keyframe input: its detail is carried where the content still matches
+    key_energy: torch.Tensor  # [1,2,H,W] local energy of the keyframe's dream (overall, fine: see energy())
+    to_key: torch.Tensor  # [1,2,H,W] backward flow from the current frame to the keyframe
+    trust: torch.Tensor  # [1,1,H,W] in [0,1]: how reliable to_key still is
+    extra: torch.Tensor  # [1,3,H,W] detail added after the keyframe, at the current frame's pixels
+    frame: torch.Tensor  # [1,3,H,W] the current input frame
+    shown: torch.Tensor  # [1,3,H,W] the detail of the output for it (after along(): the last one, warped)
+    step: torch.Tensor  # [1,1,H,W] in [0,1]: how far the last step along the flow can be trusted
+    fade: torch.Tensor  # [1,3,H,W] what a repaint replaced (old minus new detail), fading out frame by frame
+    key_share: torch.Tensor  # [1,1,1,1] tracking.shown_share of the keyframe (below 1: dreamed in the dark)
+    strain: torch.Tensor  # [1,4,H,W] Jacobian of the map from the frame's pixels to where their dream was dreamed
+    steady: torch.Tensor  # [1] likeness of the frame to the one before it (tracking.likeness): as alike as its
+    # noise lets it be to its keyframe (1 on a keyframe)
+    age: int = 0  # frames since the keyframe
+    painted: int = 0  # frames since a keyframe or repaint (a rebase alone does not count: ticks.REKEY_GAP)
+
+    def to(self, device, copy: bool = False) -> "Carry":
+        """On `device`; `copy`: never sharing memory with this one (for handing to another thread)."""
+        return replace(self, **{k: t.to(device, copy=copy) for k, t in self.__dict__.items() if torch.is_tensor(t)})
+
+
+@dataclass
+class FrameIn:
+    """One lane's input for one tick: the frame and, unless it starts a shot, its flow to the previous one."""
+
+    index: int  # frame number in the input video (seeds the randomness)
+    frame: np.ndarray  # uint8 [H,W,3] (a pinned uint8 tensor after stage())
+    backward: np.ndarray | None = None  # float32 [2,H,W] flow to the previous frame (pinned fp16 after stage())
+    forward: np.ndarray | None = None  # float32 [2,H,W] flow from the previous frame (idem)
+    cut: bool = False  # first frame of a shot
+    fade: float = 1.0  # in an editor's fade from or to black or white: the share of the picture shown (lanes.fade_shares)
+    bars: tuple = NO_BARS  # where its shot's bars are (lanes.shot_bars)
+
+
+def frame_generator(seed: int, index: int) -> torch.Generator:
+    """Randomness from the frame's number, never from how many frames came before (lanes, resume)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + index)
+
+
+def key_detail(y: torch.Tensor, x: torch.Tensor, v) -> torch.Tensor:
+    """The dream detail [B,3,H,W] a keyframe carries: its full dream y of frame x [B,3,H,W], the new detail softened to
+    what motion can carry (detail.soften_detail with video settings v). The video shows it as far as the frame's
+    light and its bars let (tracking.shown); so does `dreamvideo VIDEO still.png`."""
+    return soften_detail(y - x, x, v)
+
+
+def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor,
+             fade: torch.Tensor | None = None, strain: torch.Tensor | None = None) -> Carry:
+    """A lane's carry right after a keyframe (or a re-key from the current output) [1,3,H,W] whose frame shows
+    `share` [1,1,1,1] of its dream (tracking.shown_share). `fade` [1,3,H,W]: what its frame showed on top of the
+    keyframe's detail, fading out (a repaint's or a re-dream's crossfade from the dream before); the next frame
+    is steadied toward both, as they were shown. `strain` [1,4,H,W]: how the detail was already drawn out since
+    it was dreamed (a re-key from an output that carried a dream; none: freshly dreamed; tracking.strained)."""
+    one = torch.ones_like(detail[:, :1])
+    fade = torch.zeros_like(detail) if fade is None else fade
+    strain = identity(one) if strain is None else strain
+    return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, torch.zeros_like(detail), frame,
+                 detail + fade, one, fade, share, strain, torch.ones(1, device=detail.device))
+
+
+def along(carry: Carry, x: torch.Tensor, back: torch.Tensor, forward: torch.Tensor | None, v) -> Carry:
+    """Move a lane's carry to its new frame x [1,3,H,W] along the backward flow `back` [1,2,H,W], zero where a
+    pixel holds still (tracking.held_still). A step is trusted where it comes from inside the previous frame (a
+    pixel held still: from where it is), the new frame matches the previous one warped and, given the forward
+    flow (video.consistency; else None), the two flows agree. Video settings v."""
+    still = held_still(back, flow.warp(carry.frame, back), carry.frame, x)  # a still logo stays
+    valid = flow.consistent(back, forward) if forward is not None else flow.inside(back)
+    back = back * (1 - still)
+    valid = torch.maximum(valid, still)  # held still: its step comes from where it is
+    before, trust, to_key = flow.warp_all([carry.frame, carry.trust, carry.to_key], back)
+    extra, fade, shown = flow.warp_all([carry.extra, carry.fade, carry.shown], back, mode="bicubic")
+    step = valid * photometric(x, relit(before, x), v.match_tolerance)  # a change of light is no new content
+    trust = (trust > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
+    to_key = back + to_key  # chained: t -> t-1 (back), then t-1 -> key (the old to_key, warped to t)
+    strain = strained(carry.strain, back, step) if v.stretch else carry.strain
+    extra, fade = extra * step, fade * step * REPAINT_FADE
+    if v.refind:  # uncovered again: the keyframe's dream comes back in place of what grew meanwhile
+        guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)
+        to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
+        strain = strain + found * (affine_jacobian(guess) - strain)
+    if v.anchor:  # held on the scene: the chain of flows' errors add up
+        to_key, bend = anchored(to_key, trust, x, carry.key_frame)
+        strain = strain + bend
+    return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x, strain=strain,
+                   shown=shown, step=step, steady=likeness(x, before, trust), age=carry.age + 1,
+                   painted=carry.painted + 1)
+
+
+@dataclass
+class Check:
+    """What of a lane's keyframe holds on its new frame (check())."""
+
+    keep: torch.Tensor  # [1,1,H,W] where its detail may be carried (tracking.holds)
+    redo: torch.Tensor  # [] bool: its keyframe is to be dreamed again (tracking.holds)
+    stretched: torch.Tensor  # [1,1,H,W] how drawn out its carried dream is (tracking.stretch; 0 where not carried)
+
+
+def check(c: Carry, v) -> Check:
+    """tracking.holds for a lane's carry moved to its new frame (whether its keyframe is dreamed again: for blur
+    or a new picture only REDREAM_GAP frames or more after the last keyframe or rebase, so that flow that goes
+    wrong frame after frame does not re-key every frame), and how stretched its carried dream is."""
+    keep, brighter, changed = holds(c.frame, flow.warp(c.key_frame, c.to_key), c.trust, c.key_share,
+                                    v.structure_tolerance, c.steady)
+    redo = (brighter | changed) if c.age >= REDREAM_GAP else brighter
+    return Check(keep, redo, (keep > 0.5).float() * stretch(c.strain) if v.stretch else torch.zeros_like(keep))
+
+
+def stretch_limit(v) -> float:
+    """How drawn out (tracking.stretch) a carried dream may get before a repaint is due there (video.stretch)."""
+    return math.log(v.stretch) if v.stretch else math.inf
+
+
+REDREAM_GAP = 4  # frames at least from a keyframe or rebase to re-dreaming it for blur or a new picture
+REPAINT_FADE = 0.7  # share of what a repaint replaced still shown on its frame, then on each next one of it
