@@ -167,8 +167,7 @@ def render(checkout: str, clip_file: str, name: str, sets: list[str], out_file: 
     sys.path.insert(0, checkout)
     import torch
     from dreamvideo import config
-    from dreamvideo.animate import VideoDreamer, prepare_flows
-    from dreamvideo.carry import FrameIn
+    from dreamvideo.animate import FrameIn, VideoDreamer, prepare_flows  # FrameIn: there in every version
     from dreamvideo.runner import make_dreamer
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))

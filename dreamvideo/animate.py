@@ -2,23 +2,24 @@
 
 Keyframes (a lane's first frame, the first after a cut) get the full octave dream, its new detail softened to what
 motion can carry (more on bigger frames, whose flow errs by more pixels, and coarser on smooth regions, where the
-flow errs most). Later frames carry the keyframe's detail by composing the flows back to the keyframe and
-resampling that detail once (re-warping every frame would blur it away), plus what later frames added, warped from
-the previous frame; the composed map is nudged each frame toward where the frame matches its keyframe, so that the
-flows' small errors do not add up to a dream sliding across the scene (anchor.anchored). Detail is carried only where it can be trusted: each step from inside the previous frame onto
-matching content (and, with video.consistency, flows that agree), and the content there still matching what the
-detail was dreamed on (so a person who leaves takes their dream along: no ghosts); once dropped at a pixel it is not
-carried there again. The dream's local energy is held at the keyframe's from both sides: excess decays, and the
-frame is dreamed a little at one of its finest octaves (each in turn), each pixel as much as its dream falls short:
-new and changed content grows a full dream within a few frames (where nothing is carried, at the coarser octaves
-too: the regrow), carried dream is held, neither faded nor swollen. When enough of the frame has its carried dream
-drawn out by the scene (or, with video.repaint_lost, has lost its keyframe's dream), those pixels get a keyframe's
-full dream (a repaint) and the frame becomes the keyframe; when too little is tracked
-the current output becomes the keyframe (it continues the same texture: no jump). A keyframe dreamed on a picture
-the frame no longer shows (in the dark of a fade, on a blurred frame, on the other picture of a dissolve) is
-dreamed again, crossfaded (tracking.holds). The output shows the dream as far as the frame's light lets, none on
-black frames or letterbox bars (tracking.shown), and through an editor's fade from or to black or white as much
-as the frame shows of the picture (FrameIn.fade, found ahead by lanes.fade_shares).
+flow errs most). Later frames carry the keyframe's detail by composing the flows back to the keyframe and resampling
+that detail once (re-warping every frame would blur it away), plus what later frames added, warped from the previous
+frame; the composed map is nudged, every other frame, toward where the frame matches its keyframe, so that the
+flows' small errors do not add up to a dream sliding across the scene (anchor.anchored). Detail is carried only
+where it can be trusted: each step from inside the previous frame onto matching content (and, with
+video.consistency, flows that agree), and the content there still matching what the detail was dreamed on (so a
+person who leaves takes their dream along: no ghosts); once dropped at a pixel it is not carried there again. The
+dream's local energy is held at the keyframe's from both sides: excess decays, and the frame is dreamed a little at
+one of its finest octaves (each in turn), each pixel as much as its dream falls short: new and changed content grows
+a full dream within a few frames (where nothing is carried, at the coarser octaves too: the regrow), carried dream
+is held, neither faded nor swollen. When enough of the frame has its carried dream drawn out by the scene (or, with
+video.repaint_lost, has lost its keyframe's dream), those pixels get a keyframe's full dream (a repaint) and the
+frame becomes the keyframe; when too little is tracked the current output becomes the keyframe (it continues the
+same texture: no jump). A keyframe dreamed on a picture the frame no longer shows (in the dark of a fade, on a
+blurred frame, on the other picture of a dissolve) is dreamed again, crossfaded (tracking.holds). The output shows
+the dream as far as the frame's light lets, none on black frames or letterbox bars (tracking.shown), and through an
+editor's fade from or to black or white as much as the frame shows of the picture (FrameIn.fade, found ahead by
+lanes.fade_shares).
 """
 from __future__ import annotations
 

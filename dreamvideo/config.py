@@ -94,9 +94,9 @@ class VideoConfig:
                                        "(x shortfall)", limits=(0.0, 100.0))
     refind: bool = setting(True, "where a moving object uncovers the scene again, give it back the keyframe's "
                            "dream, found along the scene's global motion")
-    anchor: bool = setting(True, "hold the carried dream on the scene: each frame, nudge its map to the keyframe "
-                                 "toward where the frame matches the keyframe (the chained flows' errors add up: "
-                                 "without it the dream slides across the scene)")
+    anchor: bool = setting(True, "hold the carried dream on the scene: every other frame, nudge its map to the "
+                                 "keyframe toward where the frame matches the keyframe (the chained flows' errors "
+                                 "add up: without it the dream slides across the scene)")
     evolve: float = setting(0.0, "0 holds the dream locked to the scene; higher keeps it morphing", limits=(0.0, 10.0))
     temporal: float = setting(0.5, "share of the previous output (warped) kept where tracked: less flicker, softer "
                                    "detail", limits=(0.0, 0.95))
