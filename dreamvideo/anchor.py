@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from . import engine, flow
-from .tracking import luma
+from .tracking import luma, slopes
 
 SPAN = 8.0  # px: sigma of the windows over which drift is measured, on frames up to 800 px wide; more on bigger ones
 GAIN = 0.25  # share of the drift measured that a frame takes out, on frames up to 800 px wide (the measuring noise
@@ -47,6 +47,6 @@ def anchored(to_key: torch.Tensor, trust: torch.Tensor, x: torch.Tensor, key_fra
     xx, yy = xx + RIDGE, yy + RIDGE
     move = torch.stack([xy * ye - yy * xe, xy * xe - xx * ye], 1) * (2 * gain * sure / (xx * yy - xy * xy))[:, None]
     move = move.clamp(-STEP, STEP)  # [B,2,h,w] px, on cells of 2 f px
-    dy, dx = torch.gradient(move / (2 * f), dim=(2, 3))  # of (u, v), per pixel of the frame
-    both = engine.resize(torch.cat([move, dx[:, :1], dy[:, :1], dx[:, 1:], dy[:, 1:]], 1), x.shape[-2:]) * trust
+    bend = slopes(move / (2 * f))  # per pixel of the frame
+    both = engine.resize(torch.cat([move, bend], 1), x.shape[-2:]) * trust
     return to_key + both[:, :2], both[:, 2:]

@@ -215,8 +215,14 @@ def jacobian(flow: torch.Tensor) -> torch.Tensor:
 def _slopes(flow: torch.Tensor) -> torch.Tensor:
     """[B,4,h,w]: jacobian() less the identity, on the flow [B,2,H,W] scaled down (h = H / 2 or less)."""
     f = 2 * max(1, round(max(flow.shape[-2:]) / STRETCH_WIDTH))  # halved at least: the blur is cheap there
-    dy, dx = torch.gradient(torch.nn.functional.avg_pool2d(flow, f, ceil_mode=True) / f, dim=(2, 3))  # of (u, v)
-    return engine.gaussian_blur(torch.cat([dx[:, :1], dy[:, :1], dx[:, 1:], dy[:, 1:]], 1), STRETCH_SPAN / 2)
+    return engine.gaussian_blur(slopes(torch.nn.functional.avg_pool2d(flow, f, ceil_mode=True) / f), STRETCH_SPAN / 2)
+
+
+def slopes(field: torch.Tensor) -> torch.Tensor:
+    """[B,4,h,w]: the derivatives of a field [B,2,h,w] (u, v) per pixel, in a Jacobian's order (a, b, c, d: du/dx,
+    du/dy, dv/dx, dv/dy)."""
+    dy, dx = torch.gradient(field, dim=(2, 3))
+    return torch.cat([dx[:, :1], dy[:, :1], dx[:, 1:], dy[:, 1:]], 1)
 
 
 def affine_jacobian(field: torch.Tensor) -> torch.Tensor:
