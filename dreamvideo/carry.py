@@ -15,7 +15,7 @@ from .lanes import NO_BARS
 from .tracking import (affine_jacobian, held_still, holds, identity, likeness, photometric, refind, relit, strained,
                        stretch)
 
-STATE_VERSION = "carry-18"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
+STATE_VERSION = "carry-19"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
 
 
 @dataclass
@@ -93,13 +93,19 @@ def along(carry: Carry, x: torch.Tensor, back: torch.Tensor, forward: torch.Tens
     back = back * (1 - still)
     valid = torch.maximum(valid, still)  # held still: its step comes from where it is
     before, trust, to_key = flow.warp_all([carry.frame, carry.trust, carry.to_key], back)
-    extra, fade, shown = flow.warp_all([carry.extra, carry.fade, carry.shown], back, mode="bicubic")
     step = valid * photometric(x, relit(before, x), v.match_tolerance)  # a change of light is no new content
+    if carry.painted < FADED:  # what a keyframe's re-dream or a repaint replaced is still fading out
+        extra, fade, shown = flow.warp_all([carry.extra, carry.fade, carry.shown], back, mode="bicubic")
+        fade = fade * step * REPAINT_FADE
+    else:  # faded out: not carried (a bicubic warp of 3 channels in 9 saved)
+        extra, shown = flow.warp_all([carry.extra, carry.shown], back, mode="bicubic")
+        fade = torch.zeros_like(extra)
+    extra = extra * step
     trust = (trust > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
     to_key = back + to_key  # chained: t -> t-1 (back), then t-1 -> key (the old to_key, warped to t)
     strain = strained(carry.strain, back, step) if v.stretch else carry.strain
-    extra, fade = extra * step, fade * step * REPAINT_FADE
-    if v.refind:  # uncovered again: the keyframe's dream comes back in place of what grew meanwhile
+    if v.refind and carry.age % ANCHOR_EVERY == 1:  # uncovered again: the keyframe's dream comes back in place of
+        # what grew meanwhile (on the frames the anchor skips: a pixel found stays tracked, a frame later)
         guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)
         to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
         strain = strain + found * (affine_jacobian(guess) - strain)
@@ -137,5 +143,7 @@ def stretch_limit(v) -> float:
 
 ANCHOR_EVERY = 2  # a carry is anchored on every other frame, twice as far: at 256 wide the same look as on every
 # frame (look.py, 2026-11-24: flicker within 0.01 but smoke 4.84 against 4.79, scene memory the same) at half the cost
+FADED = 24  # frames after a keyframe or repaint from which what it replaced is no longer carried: REPAINT_FADE ** 24,
+# 2e-4 of it, is left
 REDREAM_GAP = 4  # frames at least from a keyframe or rebase to re-dreaming it for blur or a new picture
 REPAINT_FADE = 0.7  # share of what a repaint replaced still shown on its frame, then on each next one of it

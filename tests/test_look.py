@@ -190,6 +190,24 @@ def test_content_that_changes_in_place_is_not_carried():
     assert moved.trust[0, 0, :, :20].min() == 1
 
 
+def test_what_a_repaint_replaced_fades_out_then_is_dropped():
+    """carry.along: a repaint's fade (what it replaced) is carried and fades by REPAINT_FADE a frame; from
+    carry.FADED frames after the repaint, when REPAINT_FADE ** FADED of it is left, it is dropped (not warped)."""
+    from dreamvideo.carry import FADED, REPAINT_FADE, keyframe
+
+    f = photo(seed=2, blur=1.5)[:H, :W]
+    x = to_tensor(f, "cpu")
+    fade = torch.full((1, 3, H, W), 0.1)
+    carry = keyframe(torch.zeros_like(x), x, torch.ones(1, 1, 1, 1), fade)
+    zero = np.zeros((2, H, W), np.float32)
+    v = config.load("default").video
+    early = moved_along(replace(carry, painted=FADED - 1), f, zero, zero, v)
+    late = moved_along(replace(carry, painted=FADED), f, zero, zero, v)
+    assert torch.allclose(early.fade, fade * REPAINT_FADE)
+    assert late.fade.abs().max() == 0
+    assert REPAINT_FADE ** FADED * 0.1 < 0.5 / 255  # what is dropped never shows in 8 bits
+
+
 def test_slowly_replaced_content_drops_the_keyframes_detail():
     """A region cross-dissolves to another picture over 10 frames: each step is small (the frame-to-frame check
     passes), but the content no longer matches what the keyframe's detail was dreamed on, so it is not carried
