@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from . import engine, flow
-from .carry import (REPAINT_FADE, Carry, Check, FrameIn, along, check, frame_generator, key_detail, keyframe,
+from .carry import (REPAINT_FADE, Carry, Check, FrameIn, along, check, frame_generator, key_detail, keyframe, rebased,
                     stretch_limit)
 from .detail import by_size, coarse_shortfall, fine_margin, hold, soften_detail
 from .images import to_tensor
 from .staging import to_frames, upload
 from .ticks import PerLane, batches, plan_tick
-from .tracking import identity, picture, shown, shown_share
+from .tracking import picture, shown, shown_share
 
 
 class VideoDreamer:
@@ -196,18 +196,15 @@ class VideoDreamer:
         extra = y - base - key - fade - pull
         # faded with the picture's light and through editors' fades, none on bars (the carry keeps all of it)
         out = base + shown(base, self._bars(items)) * self._faded(items) * (y - base)
-        outs, carries = [], []
+        carries = []
         for j, c in enumerate(cs):
-            outs.append(out[j:j + 1])
-            if rebase[j]:  # this output, less what is fading out, becomes the lane's keyframe, at the shot's energy
-                kept = (1 - lost[j:j + 1]) if repaint[j] else held[j:j + 1]  # still carrying the stretched dream
-                strain = kept * c.strain + (1 - kept) * identity(c.strain)
-                carries.append(replace(keyframe(y[j:j + 1] - base[j:j + 1] - fade[j:j + 1], base[j:j + 1],
-                                                cs[j].key_share, fade[j:j + 1], strain),
-                                       key_energy=level[j:j + 1], painted=0 if repaint[j] else c.painted))
+            one = slice(j, j + 1)
+            if rebase[j]:  # pixels a repaint left, or (a re-key) those still held, keep the strain of their dream
+                kept = (1 - lost[one]) if repaint[j] else held[one]
+                carries.append(rebased(c, y[one] - base[one], base[one], fade[one], kept, level[one], repaint[j]))
             else:
-                carries.append(replace(c, extra=extra[j:j + 1], shown=y[j:j + 1] - base[j:j + 1], trust=held[j:j + 1]))
-        return outs, carries
+                carries.append(replace(c, extra=extra[one], shown=y[one] - base[one], trust=held[one]))
+        return [out[j:j + 1] for j in range(len(cs))], carries
 
     def _refresh(self, s, indices: list[int], base, carried, gain, regrow, seed, nums=None) -> torch.Tensor:
         """Dream the carried detail [B,3,H,W] on `base` a little more at the finest octaves, each pixel's step

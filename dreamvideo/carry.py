@@ -1,5 +1,5 @@
-"""A lane's carried state (Carry): made at a keyframe (keyframe), moved to the next frame along the optical flow
-(along) and checked there against its keyframe (check). Tensors [1,C,H,W] on the device; no dreaming here."""
+"""A lane's carried state (Carry): made at a keyframe (keyframe, or rebased from an output), moved to the next frame
+along the optical flow (along) and checked there against its keyframe (check). Tensors [1,C,H,W] on the device; no dreaming here."""
 from __future__ import annotations
 
 import math
@@ -81,6 +81,17 @@ def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor,
     strain = identity(one) if strain is None else strain
     return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, torch.zeros_like(detail), frame,
                  detail + fade, one, fade, share, strain, torch.ones(1, device=detail.device))
+
+
+def rebased(carry: Carry, detail: torch.Tensor, frame: torch.Tensor, fade: torch.Tensor, kept: torch.Tensor,
+            level: torch.Tensor, repainted: bool) -> Carry:
+    """A lane's carry when its output becomes its keyframe (a rebase, and each repaint): the output's `detail`
+    [1,3,H,W] on `frame` less what is still fading out (`fade`), held at the shot's energy `level` [1,2,H,W]
+    rather than its own. Where `kept` [1,1,H,W] it still carries the dream it had, drawn out as far (its strain
+    stays); elsewhere it is dreamed afresh. A repaint (`repainted`) counts as a new dream for carry.painted."""
+    strain = kept * carry.strain + (1 - kept) * identity(carry.strain)
+    return replace(keyframe(detail - fade, frame, carry.key_share, fade, strain), key_energy=level,
+                   painted=0 if repainted else carry.painted)
 
 
 def along(carry: Carry, x: torch.Tensor, back: torch.Tensor, forward: torch.Tensor | None, v) -> Carry:
