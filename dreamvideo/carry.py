@@ -121,7 +121,10 @@ def along(carry: Carry, x: torch.Tensor, back: torch.Tensor, forward: torch.Tens
         to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
         strain = strain + found * (affine_jacobian(guess) - strain)
     if v.anchor and carry.age % ANCHOR_EVERY == 0:  # held on the scene: the chain of flows' errors add up
-        to_key, bend = anchored(to_key, trust, x, carry.key_frame, ANCHOR_EVERY * ANCHOR_GAIN)
+        # less, in proportion, where the scene draws the dream out (smoke, cloth): the keyframe's picture is deformed
+        # there, and matching it misleads; not at all past video.stretch
+        rigid = trust * (1 - stretch(strain) / stretch_limit(v)).clamp(0, 1) if v.stretch else trust
+        to_key, bend = anchored(to_key, rigid, x, carry.key_frame, ANCHOR_EVERY * ANCHOR_GAIN)
         strain = strain + bend
     return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x, strain=strain,
                    shown=shown, step=step, steady=likeness(x, before, trust), age=carry.age + 1,
