@@ -1,5 +1,6 @@
 """A lane's carried state (Carry): made at a keyframe (keyframe, or rebased from an output), moved to the next frame
-along the optical flow (along) and checked there against its keyframe (check). Tensors [1,C,H,W] on the device; no dreaming here."""
+along the optical flow (along) and checked there against its keyframe (check). Tensors [1,C,H,W] on the device; no
+dreaming here."""
 from __future__ import annotations
 
 import math
