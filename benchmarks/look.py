@@ -35,6 +35,9 @@ Clips (25 fps, made from scikit-image photos, see dreamvideo/synth):
   sharp    5 s of the camera's motion, twice as fast, over a mosaic of six photos never scaled up (repeated on
            big frames), 1.25 mosaic pixels per frame pixel: at every width its frames hold pixel-level detail, as
            real footage does (the other clips scale photos of 512 px and less up to the frame)
+  longpan  40 s (only when named with --only): a hand-held pan along a mosaic of seven photos 14 frames wide,
+           new content entering at one edge all along, so that after the first seconds all of the dream is what
+           the refresh, regrow and repaints made (does it fade or grow finer over a long shot?)
 Per clip: persistence (strength and added detail over each shot's last half second over its first half
 second, the worst shot of at least 1 s), the cut-safe luma warping-error ratio (flicker added) of the luma and
 of the luma blurred by 1 px (low flicker), strength, detail ratio, the ghost index and the object's share of
@@ -73,9 +76,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def clips(width: int) -> dict:
+def clips(width: int, long: bool = False) -> dict:
     """name -> (frames, cuts, object masks or None, ideal carry or None: keyframe detail -> frames, true flows or
-    None)."""
+    None); with `long`, the longpan clip too."""
     import cv2
     import skimage.data
     from dreamvideo import config, encode, synth, video
@@ -127,6 +130,11 @@ def clips(width: int) -> dict:
     xfade = synth.grain(synth.dissolve([locked[0]] * 75, [locked[1]] * 75, 25))  # the first alone up to frame 49
     title, TITLE[width] = synth.titled(camera[:125])
     water = synth.water(skimage.data.coffee(), size, 125)
+    if long:
+        strip_of = synth.mosaic([skimage.data.coffee(), skimage.data.astronaut(), skimage.data.immunohistochemistry(),
+                                 skimage.data.rocket(), skimage.data.hubble_deep_field(), skimage.data.retina(),
+                                 skimage.data.chelsea()], (width * 14, width * 5 // 4), min(512, width * 5 // 8))
+        longpan = synth.along(strip_of, size, synth.pan_path(strip_of.shape, size, 1000))
     cloth = synth.cloth(skimage.data.chelsea(), size, 125)
     return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
@@ -149,6 +157,7 @@ def clips(width: int) -> dict:
             "dissolve": (dissolve, detected(dissolve), None, None, None),
             "whip": (whip, detected(whip), None, None, None),
             "xfade": (xfade, detected(xfade), None, None, None),
+            **({"longpan": (longpan, set(), None, None, None)} if long else {}),
             **{k: (dolly[k], set(), None, lambda d, k=k: synth.glued(dolly[k], d, tiles.shape, paths[k]),
                    synth.camera_flows(tiles.shape, size, paths[k])) for k in paths}}
 
@@ -294,7 +303,7 @@ def main() -> None:
           "(without repaints) | repaints (ms each) | keyframes (ms each) |\n|" + "---|" * 15)
     with tempfile.TemporaryDirectory() as tmp:
         clip_file = os.path.join(tmp, "clips.npz")
-        chosen = {k: c for k, c in clips(args.width).items() if not args.only or k in args.only}
+        chosen = {k: c for k, c in clips(args.width, "longpan" in args.only).items() if not args.only or k in args.only}
         np.savez(clip_file, **{k: np.stack(c[0]) for k, c in chosen.items()},
                  **{k + "_cuts": np.array(sorted(c[1]), int) for k, c in chosen.items()})
         nothing = {k: float("nan") for k in COST}

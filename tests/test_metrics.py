@@ -30,7 +30,15 @@ def _cloth(n=12):
         lambda d, f: synth.cloth_glued(f, d)
 
 
-@pytest.mark.parametrize("clip", [_camera, _smoke, _cloth])
+def _longpan(n=12):
+    """The first n frames of a 40 s pan like look.py's longpan (fewer photos) and its true flows."""
+    photos = [skimage.data.coffee(), skimage.data.astronaut(), skimage.data.chelsea()]
+    wide = synth.mosaic(photos, (SIZE[0] * 14, SIZE[0] * 5 // 4), SIZE[0] * 5 // 8)
+    path = synth.pan_path(wide.shape, SIZE, 1000)[:n]
+    return synth.along(wide, SIZE, path), synth.camera_flows(wide.shape, SIZE, path), None
+
+
+@pytest.mark.parametrize("clip", [_camera, _smoke, _cloth, _longpan])
 def test_true_flows_explain_the_clip(clip):
     frames, truth, _ = clip()
     assert len(truth) == len(frames) - 1 and truth[0].shape == (1, 2, SIZE[1], SIZE[0])

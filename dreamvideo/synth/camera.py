@@ -120,6 +120,19 @@ def whip_path(photo_shape, size=(256, 144), frames: int = 125, at: int = 50, len
     return path
 
 
+def pan_path(photo_shape, size=(256, 144), frames: int = 1000, scale: float = 0.9, seed: int = 1) -> list[tuple]:
+    """A long hand-held pan from one end of a wide photo to the other at a steady speed, `scale` view pixels per
+    photo pixel, swaying up and down and rolling a little: new content enters at one edge all along (per frame
+    (cx, cy, scale, angle), see _view)."""
+    rng = np.random.default_rng(seed)
+    ph, pw = photo_shape[:2]
+    half = 0.6 * size[0] / scale  # a little more than half a view's width, in photo pixels
+    shake = np.cumsum(rng.normal(0, 0.4, (frames, 2)), 0) * 0.3
+    return [(half + (pw - 2 * half) * t / max(frames - 1, 1) + shake[t, 0],
+             ph / 2 + 0.1 * ph * np.sin(2 * np.pi * t / 300) + shake[t, 1], scale, 2 * np.sin(2 * np.pi * t / 400))
+            for t in range(frames)]
+
+
 def blurred_along(photo: np.ndarray, size, path: list[tuple], samples: int = 8) -> list[np.ndarray]:
     """Views uint8 [h,w,3] of a photo along `path` (see _view), each the mean of `samples` views on the way from
     halfway since the last frame's position: the motion blur of a half-open shutter."""
