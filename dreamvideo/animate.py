@@ -277,7 +277,9 @@ REPAINT_FEATHER = 2.0  # px: a repaint blends into the carried dream around it o
 REPAINT_ALONG = 0.5  # a repaint the stretch calls also redoes what is drawn out past this share of the limit (log):
 # its root. On the smoke clip at 640 wide (look.py, 2026-11-23) scale persistence 0.98 against 0.90 without it;
 # on the camera clip, whose repaints lost pixels call, the dream drawn out by the flow's noise is left alone.
-REPAINT_STRIDE = 3  # a repaint takes this many times fewer steps than a keyframe, each as much longer (cost)
+REPAINT_STRIDE = 3  # a repaint takes this many times fewer steps than a keyframe, each as much longer (cost). All
+# of a keyframe's steps at the coarser octaves (README "Long shots", 2026-11-24) made one frame's repaint look like
+# a keyframe, but through the video cost 0.003-0.012 of strength and 1.6-2.9 times a repaint: not kept.
 REFRESH_SLACKS = (0.1, 0.2)  # share of its level a dream may fall short before the refresh grows it (detail.hold),
 # by the frame's size (detail.by_size). Refreshing what resampling takes from a carried dream makes flicker: at 640
 # wide (look.py, 2026-11-23) 0.2 measured camera 2.56 against 2.76 with 0.1 (passer, smoke, sharp 1.88, 3.84, 1.38
