@@ -131,10 +131,10 @@ def clips(width: int, long: bool = False) -> dict:
     title, TITLE[width] = synth.titled(camera[:125])
     water = synth.water(skimage.data.coffee(), size, 125)
     if long:
-        strip_of = synth.mosaic([skimage.data.coffee(), skimage.data.astronaut(), skimage.data.immunohistochemistry(),
-                                 skimage.data.rocket(), skimage.data.hubble_deep_field(), skimage.data.retina(),
-                                 skimage.data.chelsea()], (width * 14, width * 5 // 4), min(512, width * 5 // 8))
-        longpan = synth.along(strip_of, size, synth.pan_path(strip_of.shape, size, 1000))
+        seven = [skimage.data.coffee(), skimage.data.astronaut(), skimage.data.immunohistochemistry(),
+                 skimage.data.rocket(), skimage.data.hubble_deep_field(), skimage.data.retina(), skimage.data.chelsea()]
+        long_mosaic = synth.mosaic(seven, (width * 14, width * 5 // 4), min(512, width * 5 // 8))
+        longpan = synth.along(long_mosaic, size, synth.pan_path(long_mosaic.shape, size, 1000))
     cloth = synth.cloth(skimage.data.chelsea(), size, 125)
     return {"camera": (camera, set(), None, lambda d: synth.glued(camera, d, photo.shape, path),
                        synth.camera_flows(photo.shape, size, path)),
@@ -303,7 +303,8 @@ def main() -> None:
           "(without repaints) | repaints (ms each) | keyframes (ms each) |\n|" + "---|" * 15)
     with tempfile.TemporaryDirectory() as tmp:
         clip_file = os.path.join(tmp, "clips.npz")
-        chosen = {k: c for k, c in clips(args.width, "longpan" in args.only).items() if not args.only or k in args.only}
+        chosen = {k: c for k, c in clips(args.width, long="longpan" in args.only).items()
+                  if not args.only or k in args.only}
         np.savez(clip_file, **{k: np.stack(c[0]) for k, c in chosen.items()},
                  **{k + "_cuts": np.array(sorted(c[1]), int) for k, c in chosen.items()})
         nothing = {k: float("nan") for k in COST}
