@@ -12,7 +12,9 @@ person who leaves takes their dream along: no ghosts); once dropped at a pixel i
 dream's local energy is held at the keyframe's from both sides: excess decays, and the frame is dreamed a little at
 one of its finest octaves (each in turn), each pixel as much as its dream falls short: new and changed content grows
 a full dream within a few frames (where nothing is carried, at the coarser octaves too: the regrow), carried dream
-is held, neither faded nor swollen. When enough of the frame has its carried dream drawn out by the scene (or, with
+is held, neither faded nor swollen; what the refresh adds is eased in: half of it now, the rest carried along the
+flow to the next frames (a refresh step is mostly new noise on every frame: spread, it flickers less).
+When enough of the frame has its carried dream drawn out by the scene (or, with
 video.repaint_lost, has lost its keyframe's dream), those pixels get a keyframe's full dream (a repaint) and the
 frame becomes the keyframe; when too little is tracked the current output becomes the keyframe (it continues the
 same texture: no jump). A keyframe dreamed on a picture the frame no longer shows (in the dark of a fade, on a
@@ -31,7 +33,7 @@ import torch
 from . import engine, flow
 from .carry import (REPAINT_FADE, Carry, Check, FrameIn, along, check, frame_generator, key_detail, keyframe, rebased,
                     stretch_limit)
-from .detail import by_size, coarse_shortfall, fine_margin, hold, soften_detail
+from .detail import by_size, coarse_shortfall, ease, fine_margin, hold, soften_detail
 from .images import to_tensor
 from .staging import to_frames, upload
 from .ticks import PerLane, batches, plan_tick
@@ -181,11 +183,13 @@ class VideoDreamer:
         level = keep * key_level + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
         margin = fine_margin(max(base.shape[-2:]), v.fine_margin)
         slack = by_size(max(base.shape[-2:]), REFRESH_SLACKS)
-        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, slack, margin)
+        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, slack, margin, cat("pending"))
         seed = self.dreamer.cfg.run.seed
         regrow = engine.gaussian_blur(1 - held, REPAINT_FEATHER) * coarse_shortfall(carried, level) \
             if regrown_octaves(max(base.shape[-2:]), s, [item.index for item in items]) else None  # only if used
         detail = self._refresh(s, [item.index for item in items], base, carried, gain, regrow, seed, nums)
+        change, pending = ease(detail - carried, cat("pending"), v.refresh_ease * cat("step"))
+        detail = carried + change
         rows = [j for j, r in enumerate(repaint) if r]
         if rows:  # on top of the refresh: a repaint leaves the pixels that still carry their keyframe's dream as is
             new = self._repaint(s, [items[j].index for j in rows], base[rows], detail[rows], lost[rows], seed,
@@ -201,9 +205,11 @@ class VideoDreamer:
             one = slice(j, j + 1)
             if rebase[j]:  # pixels a repaint left, or (a re-key) those still held, keep the strain of their dream
                 kept = (1 - lost[one]) if repaint[j] else held[one]
-                carries.append(rebased(c, y[one] - base[one], base[one], fade[one], kept, level[one], repaint[j]))
+                carries.append(rebased(c, y[one] - base[one], base[one], fade[one], kept, level[one], repaint[j],
+                                       pending[one]))
             else:
-                carries.append(replace(c, extra=extra[one], shown=y[one] - base[one], trust=held[one]))
+                carries.append(replace(c, extra=extra[one], shown=y[one] - base[one], trust=held[one],
+                                       pending=pending[one]))
         return [out[j:j + 1] for j in range(len(cs))], carries
 
     def _refresh(self, s, indices: list[int], base, carried, gain, regrow, seed, nums=None) -> torch.Tensor:

@@ -16,7 +16,7 @@ from .lanes import NO_BARS
 from .tracking import (affine_jacobian, held_still, holds, identity, likeness, photometric, refind, relit, strained,
                        stretch)
 
-STATE_VERSION = "carry-19"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
+STATE_VERSION = "carry-20"  # in the job identity: a work folder of another version (its carry, its scan) starts afresh
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Carry:
     shown: torch.Tensor  # [1,3,H,W] the detail of the output for it (after along(): the last one, warped)
     step: torch.Tensor  # [1,1,H,W] in [0,1]: how far the last step along the flow can be trusted
     fade: torch.Tensor  # [1,3,H,W] what a repaint replaced (old minus new detail), fading out frame by frame
+    pending: torch.Tensor  # [1,3,H,W] what the refresh added and has not shown yet (detail.ease)
     key_share: torch.Tensor  # [1,1,1,1] tracking.shown_share of the keyframe (below 1: dreamed in the dark)
     strain: torch.Tensor  # [1,4,H,W] Jacobian of the map from the frame's pixels to where their dream was dreamed
     steady: torch.Tensor  # [1] likeness of the frame to the one before it (tracking.likeness): as alike as its
@@ -81,18 +82,19 @@ def keyframe(detail: torch.Tensor, frame: torch.Tensor, share: torch.Tensor,
     fade = torch.zeros_like(detail) if fade is None else fade
     strain = identity(one) if strain is None else strain
     return Carry(detail, frame, energy(detail), torch.zeros_like(detail[:, :2]), one, torch.zeros_like(detail), frame,
-                 detail + fade, one, fade, share, strain, torch.ones(1, device=detail.device))
+                 detail + fade, one, fade, torch.zeros_like(detail), share, strain, torch.ones(1, device=detail.device))
 
 
 def rebased(carry: Carry, detail: torch.Tensor, frame: torch.Tensor, fade: torch.Tensor, kept: torch.Tensor,
-            level: torch.Tensor, repainted: bool) -> Carry:
+            level: torch.Tensor, repainted: bool, pending: torch.Tensor) -> Carry:
     """A lane's carry when its output becomes its keyframe (a rebase, and each repaint): the output's `detail`
     [1,3,H,W] on `frame` less what is still fading out (`fade`), held at the shot's energy `level` [1,2,H,W]
     rather than its own. Where `kept` [1,1,H,W] it still carries the dream it had, drawn out as far (its strain
-    stays); elsewhere it is dreamed afresh. A repaint (`repainted`) counts as a new dream for carry.painted."""
+    stays), and what the refresh has still to show (`pending` [1,3,H,W]); elsewhere it is dreamed afresh. A
+    repaint (`repainted`) counts as a new dream for carry.painted."""
     strain = kept * carry.strain + (1 - kept) * identity(carry.strain)
     return replace(keyframe(detail - fade, frame, carry.key_share, fade, strain), key_energy=level,
-                   painted=0 if repainted else carry.painted)
+                   pending=pending * kept, painted=0 if repainted else carry.painted)
 
 
 def along(carry: Carry, x: torch.Tensor, back: torch.Tensor, forward: torch.Tensor | None, v) -> Carry:
@@ -107,12 +109,13 @@ def along(carry: Carry, x: torch.Tensor, back: torch.Tensor, forward: torch.Tens
     before, trust, to_key = flow.warp_all([carry.frame, carry.trust, carry.to_key], back)
     step = valid * photometric(x, relit(before, x), v.match_tolerance)  # a change of light is no new content
     if carry.painted < FADED:  # what a keyframe's re-dream or a repaint replaced is still fading out
-        extra, fade, shown = flow.warp_all([carry.extra, carry.fade, carry.shown], back, mode="bicubic")
+        extra, pending, fade, shown = flow.warp_all([carry.extra, carry.pending, carry.fade, carry.shown], back,
+                                                    mode="bicubic")
         fade = fade * step * REPAINT_FADE
-    else:  # faded out: not carried (a bicubic warp of 3 channels in 9 saved)
-        extra, shown = flow.warp_all([carry.extra, carry.shown], back, mode="bicubic")
+    else:  # faded out: not carried (a bicubic warp of 3 channels in 12 saved)
+        extra, pending, shown = flow.warp_all([carry.extra, carry.pending, carry.shown], back, mode="bicubic")
         fade = torch.zeros_like(extra)
-    extra = extra * step
+    extra, pending = extra * step, pending * step
     trust = (trust > 0.5).float() * (step > 0.5).float()  # tracked or not: no decay
     to_key = back + to_key  # chained: t -> t-1 (back), then t-1 -> key (the old to_key, warped to t)
     strain = strained(carry.strain, back, step) if v.stretch else carry.strain
@@ -120,6 +123,7 @@ def along(carry: Carry, x: torch.Tensor, back: torch.Tensor, forward: torch.Tens
         # what grew meanwhile (on the frames the anchor skips: a pixel found stays tracked, a frame later)
         guess, found = refind(to_key, trust, x, carry.key_frame, v.match_tolerance)
         to_key, trust, extra = to_key + found * (guess - to_key), torch.maximum(trust, found), extra * (1 - found)
+        pending = pending * (1 - found)
         strain = strain + found * (affine_jacobian(guess) - strain)
     if v.anchor and carry.age % ANCHOR_EVERY == 0:  # held on the scene: the chain of flows' errors add up
         # less, in proportion, where the scene draws the dream out (smoke, cloth): the keyframe's picture is deformed
@@ -127,7 +131,7 @@ def along(carry: Carry, x: torch.Tensor, back: torch.Tensor, forward: torch.Tens
         rigid = trust * (1 - stretch(strain) / stretch_limit(v)).clamp(0, 1) if v.stretch else trust
         to_key, bend = anchored(to_key, rigid, x, carry.key_frame, ANCHOR_EVERY * ANCHOR_GAIN)
         strain = strain + bend
-    return replace(carry, to_key=to_key, trust=trust, extra=extra, fade=fade, frame=x, strain=strain,
+    return replace(carry, to_key=to_key, trust=trust, extra=extra, pending=pending, fade=fade, frame=x, strain=strain,
                    shown=shown, step=step, steady=likeness(x, before, trust), age=carry.age + 1,
                    painted=carry.painted + 1)
 

@@ -113,6 +113,10 @@ class VideoConfig:
     refresh_soften: float = setting(1.0, "times video.soften on the detail later frames add (the refresh): more "
                                          "steadies big frames, at the cost of the finest detail (see README)",
                                     limits=(0.0, 5.0))
+    refresh_ease: float = setting(0.5, "share of what the refresh adds to a frame that is held back and shown on the "
+                                       "next frames, carried along the flow where its step is trusted (0: all at "
+                                       "once): the refresh's frame-to-frame noise averaged out, less flicker",
+                                  limits=(0.0, 0.95))
     fine_margin: float = setting(0.0, "how far past its keyframe's the finest texture of later frames may grow "
                                       "before it gives way to coarser patterns of the same strength (1: not at all; "
                                       "coarsest, least flicker; 0: by the frame's longer side, 1.25 up to 360 px, "

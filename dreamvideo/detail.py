@@ -52,9 +52,10 @@ def energy(detail: torch.Tensor) -> torch.Tensor:
 
 def coarse_shortfall(detail: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
     """[B,1,H,W] in [0,1]: how far the coarse part of a dream [B,3,H,W] (its energy less its finest texture's,
-    energy()) falls short of that of `level` [B,2,H,W]: 1 where it has none, however much fine texture it has."""
-    e = energy(detail)
-    return (1 - (e[:, :1] - e[:, 1:]).clamp(min=0) / (level[:, :1] - level[:, 1:]).clamp(min=1e-4)).clamp(0, 1)
+    energy()) falls short of that of `level` [B,2,H,W]: 1 where it has none, however much fine texture it has; 0
+    where the level has none (--steps 0)."""
+    e, coarse = energy(detail), level[:, :1] - level[:, 1:]
+    return (1 - (e[:, :1] - e[:, 1:]).clamp(min=0) / coarse.clamp(min=1e-4)).clamp(0, 1) * (coarse > 1e-4)
 
 
 MARGINS = (1.25, 1.0)  # video.fine_margin = 0: from the first at SOFTEN_WIDTHS[0] px to the second at SOFTEN_WIDTHS[1]
@@ -90,17 +91,29 @@ def coarser(carried: torch.Tensor, level: torch.Tensor, margin: float) -> torch.
 
 
 def hold(carried: torch.Tensor, level: torch.Tensor, boost: float, evolve: float, slack: float = 0.0,
-         margin: float = math.inf) -> tuple[torch.Tensor, torch.Tensor]:
+         margin: float = math.inf, coming: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Hold the dream's local energy at `level` [B,2,H,W] from both sides. Finest texture above `margin` times
     its level is made coarser (coarser()). Where the carried detail [B,3,H,W] is above it (zoom and re-keys pile
     texture up), HOLD_DECAY of the excess in log terms goes; where it falls short by more than `slack` (a share of the
     level), the refresh's step gain [B,2,H,W] (coarse, fine octaves) grows as `boost` x the shortfall beyond it
-    (rescaled to reach `boost` at none left), plus `evolve` everywhere. Returns (carried, gain)."""
+    (rescaled to reach `boost` at none left), plus `evolve` everywhere. `coming` [B,3,H,W]: detail still to be shown
+    on top (ease()), counted as there. Returns (carried, gain)."""
     carried = coarser(carried, level, margin) if math.isfinite(margin) else carried
-    e = energy(carried)
+    e = energy(carried if coming is None else carried + coming)
     over = (e[:, :1] / level[:, :1].clamp(min=1e-4)).clamp(min=1)
-    shortfall = 1 - e / level.clamp(min=1e-4)
+    shortfall = (1 - e / level.clamp(min=1e-4)) * (level > 1e-4)  # none where the keyframe has no dream (--steps 0)
     # fine texture is regrown only while the overall energy stays within a quarter above its level
     shortfall = torch.cat([shortfall[:, :1], torch.minimum(shortfall[:, 1:], shortfall[:, :1] + 0.25)], 1)
     shortfall = (shortfall - slack) / (1 - slack)
     return carried / over ** HOLD_DECAY, (evolve + boost * shortfall).clamp(0, max(boost, evolve))
+
+
+def ease(change: torch.Tensor, pending: torch.Tensor, back: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a frame shows of the refresh's `change` [B,3,H,W] and of what earlier frames' refreshes left `pending`
+    [B,3,H,W] (carried along the flow): all of their sum but the share `back` ([B,1,H,W] or a number in [0,1]),
+    which is left pending for the next frame. A refresh's single step follows the network's gradient, which is
+    mostly new noise on every frame (a shift of a pixel decorrelates it), so spread over frames its noise
+    averages out while what it adds over time is the same. Returns (shown, still pending)."""
+    total = pending + change
+    left = back * total
+    return total - left, left

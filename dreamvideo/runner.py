@@ -42,7 +42,7 @@ def check_memory(w: int, h: int, cfg: Config, device: torch.device, frames: int 
                     f"free: make it at most about {int(w * k)}x{int(h * k)} (--width, or --size for zoom)")
 
 
-CARRY_BYTES_PER_PIXEL = 28 * 4 + 2 * 2 * 4  # a lane's carried state (28 float channels) and its two flows
+CARRY_BYTES_PER_PIXEL = 31 * 4 + 2 * 2 * 4  # a lane's carried state (31 float channels) and its two flows
 
 
 def lane_count(cfg: Config, device: torch.device, w: int, h: int, count: int, probe=None) -> int:

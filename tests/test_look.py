@@ -619,7 +619,8 @@ def test_detail_dropped_where_content_changed_does_not_return_on_top_of_its_repl
     outs, carries = run(dreamer(), frames, ["video.reveal_boost=8", "video.repaint=0"])  # (a repaint rebases)
     region = lambda k: detail(outs[k], frames[k])[:, 20:44, 28:68].abs().mean()  # noqa: E731
     energy = [float(region(k)) for k in range(len(frames))]
-    assert max(b - a for a, b in zip(energy, energy[1:])) <= 0.22 * energy[0]  # grows back gradually (0.18)
+    # grows back gradually: 0.22 (0.18 with video.refresh_ease=0, whose regrowth runs ahead), against the third
+    assert max(b - a for a, b in zip(energy, energy[1:])) <= 0.25 * energy[0]
 
 
 def test_no_sharpness_pop_after_the_keyframe():
@@ -696,6 +697,72 @@ def test_a_pan_over_a_smooth_photo_flickers_less_with_smooth_regions_softened_mo
     assert ratio["2"] < 0.9 * ratio["1"], ratio
 
 
+def test_ease_shows_all_but_the_share_held_back():
+    from dreamvideo.detail import ease
+
+    change, pending = torch.full((1, 3, 4, 4), 0.2), torch.full((1, 3, 4, 4), 0.1)
+    back = torch.tensor([0.0, 0.0, 0.5, 0.5]).view(1, 1, 1, 4).expand(1, 1, 4, 4)  # left half: all shown
+    shown, left = ease(change, pending, back)
+    assert torch.allclose(shown + left, change + pending)
+    assert torch.allclose(left[..., :2], torch.zeros(1)) and torch.allclose(left[..., 2:], torch.full((1,), 0.15))
+
+
+def test_what_the_refresh_held_back_is_shown_on_the_next_frame(monkeypatch):
+    """video.refresh_ease: a frame shows half of what is pending (the other half stays pending) on top of the
+    carried dream, where the step is trusted; the hold counts what is pending as there."""
+    from dataclasses import replace
+
+    coming = []
+    monkeypatch.setattr(animate, "hold", lambda *a: (coming.append(a[6]), hold(*a))[1])
+
+    still = pan(1)[0]
+    sets = ["video.light_steps=0", "video.repaint=0", "video.temporal=0"]  # no new refresh, no pull: pending alone
+    vd = VideoDreamer(dreamer(), config.load("default", sets=sets).video)
+    (_,), (carry,) = vd.step([FrameIn(0, still, None, None, True)], [None])
+    pending = 0.2 * torch.roll(carry.key_detail, 5, dims=3)
+    b, f = prepare_flows(still, still, "dis", forward=False)
+    (y,), (after,) = vd.step([FrameIn(1, still, b, f)], [replace(carry, pending=pending)])
+    shown = torch.from_numpy(y).permute(2, 0, 1).float() / 255 - carry.frame[0]
+    inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))
+    assert (shown[None] - carry.key_detail - 0.5 * pending)[inner].abs().mean() < 0.1 * pending[inner].abs().mean()
+    assert (after.pending - 0.5 * pending)[inner].abs().mean() < 0.01 * pending[inner].abs().mean()
+    assert torch.allclose(coming[-1][inner], pending[inner], atol=1e-4)  # (moved along a zero flow)
+
+
+def test_the_refresh_ease_steadies_what_the_refresh_regrows():
+    """With the real network a refresh step is mostly new noise on every frame (the gradient decorrelates under a
+    shift of a pixel), so showing half of it now and carrying the rest along the flow steadies the columns a pan
+    reveals (frame-to-frame change along the motion measured 0.93 of it with all shown at once), at the same
+    strength."""
+    import cv2
+    import skimage.data
+
+    w, h, speed = 256, 144, 2.5
+    big = cv2.resize(skimage.data.astronaut(), (w + 200, h + 60))
+    frames = [cv2.warpAffine(big, np.float32([[1, 0, -speed * k], [0, 1, -20]]), (w, h), flags=cv2.INTER_LINEAR)
+              for k in range(20)]
+    back = lambda x: torch.from_numpy(cv2.warpAffine(x.permute(1, 2, 0).numpy(), np.float32([[1, 0, -speed], [0, 1, 0]]),
+                                                     (w, h))).permute(2, 0, 1)  # noqa: E731  one frame's motion
+
+    def regrowth(sets):
+        outs, _ = run(make_dreamer(config.load("default")), frames, sets)
+        d = [detail(out, frame) for out, frame in zip(outs, frames)]
+        change = np.mean([float((d[k] - back(d[k - 1]))[:, 8:-8, w - 30:w - 8].abs().mean()) for k in range(3, 20)])
+        return change, float(d[-1][:, 8:-8, 8:-8].abs().mean())
+
+    (eased, strength), (plain, plain_strength) = regrowth([]), regrowth(["video.refresh_ease=0"])
+    assert eased < 0.96 * plain
+    assert abs(strength / plain_strength - 1) < 0.02
+
+
+def test_no_steps_dream_no_frame():
+    """dream.steps 0 (`--steps 0`): the keyframe has no dream, so later frames have none to hold or regrow either
+    (they did get one, 0.03 strong on the first of them, fading over the next)."""
+    frames = pan(6, speed=2)
+    outs, _ = run(dreamer("dream.steps=0", "dream.octaves=4"), frames)  # 4: the regrow too
+    assert max(float(detail(out, frame).abs().max()) for out, frame in zip(outs, frames)) <= 1 / 255 + 1e-6
+
+
 def test_the_refresh_softens_its_new_detail_by_refresh_soften(monkeypatch):
     """What the refresh adds on later frames is softened video.refresh_soften times as much as a keyframe's new
     detail (the same soften_detail, its sigma scaled); the carried detail is left as it is."""
@@ -727,6 +794,8 @@ def test_hold_takes_a_share_of_the_excess_and_boosts_the_shortfall():
     assert torch.equal(held, faint) and torch.allclose(gain[:, 0], torch.full_like(gain[:, 0], 3.0), rtol=0.05)
     held, gain = hold(faint, level, boost=6.0, evolve=0.0, slack=0.2)  # the shortfall beyond the slack
     assert torch.allclose(gain[:, 0], torch.full_like(gain[:, 0], 6.0 * 0.3 / 0.8), rtol=0.05)
+    held, gain = hold(faint, level, boost=6.0, evolve=0.0, coming=faint / 2)  # what is pending counts as there
+    assert torch.equal(held, faint) and torch.allclose(gain[:, 0], torch.full_like(gain[:, 0], 1.5), rtol=0.05)
 
 
 def test_coarse_shortfall_counts_coarse_patterns_not_fine_texture():

@@ -98,7 +98,8 @@ def test_a_video_tick_reads_back_once_for_the_whole_batch(monkeypatch, tracked, 
     h, w = 48, 64
     z = lambda c: torch.zeros(1, c, h, w, device="meta")  # noqa: E731
     one = torch.ones(1, 1, 1, 1, device="meta")
-    carries = [Carry(z(3), z(3), z(2), z(2), z(1), z(3), z(3), z(3), z(1), z(3), one, z(4), one.view(1), age=20) for _ in range(3)]
+    carries = [Carry(z(3), z(3), z(2), z(2), z(1), z(3), z(3), z(3), z(1), z(3), z(3), one, z(4), one.view(1),
+                     age=20) for _ in range(3)]
     flows = np.zeros((2, h, w), np.float32)
     items = [FrameIn(10 + 50 * k, np.zeros((h, w, 3), np.uint8), flows, flows) for k in range(3)]
     reads = []
