@@ -177,18 +177,20 @@ class VideoDreamer:
         # The carried detail, steadied toward the last output's detail along the flow where trusted: for this frame
         # only (kept in `extra`, the difference of two copies of the texture a fraction of a pixel apart piles up
         # frame after frame into the layer's finest stripes).
-        pull = v.temporal * cat("step") * (cat("shown") - carried)
+        step = cat("step")  # how far each pixel's last step along the flow is trusted
+        pull = v.temporal * step * (cat("shown") - carried)
         carried = carried + pull
         # The keyframe's energy where it is carried, its average where nothing is: the level to hold.
         level = keep * key_level + (1 - keep) * key_energy.mean((2, 3), keepdim=True)
         margin = fine_margin(max(base.shape[-2:]), v.fine_margin)
         slack = by_size(max(base.shape[-2:]), REFRESH_SLACKS)
-        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, slack, margin, cat("pending"))
+        pending = cat("pending")  # what earlier refreshes have still to show (detail.ease)
+        carried, gain = hold(carried, level, v.reveal_boost, v.evolve, slack, margin, pending)
         seed = self.dreamer.cfg.run.seed
         regrow = engine.gaussian_blur(1 - held, REPAINT_FEATHER) * coarse_shortfall(carried, level) \
             if regrown_octaves(max(base.shape[-2:]), s, [item.index for item in items]) else None  # only if used
         detail = self._refresh(s, [item.index for item in items], base, carried, gain, regrow, seed, nums)
-        change, pending = ease(detail - carried, cat("pending"), v.refresh_ease * cat("step"))
+        change, pending = ease(detail - carried, pending, v.refresh_ease * step)
         detail = carried + change
         rows = [j for j, r in enumerate(repaint) if r]
         if rows:  # on top of the refresh: a repaint leaves the pixels that still carry their keyframe's dream as is
